@@ -50,10 +50,16 @@ static inline int tpio_w_drained(__u64 w, __u32 drain_flags)
 	return busy <= ((drain_flags & TPIO_DRAIN_SELF) ? 1U : 0U);
 }
 
-/* Either drain condition holds: a sleeper of some kind may need a wake. */
+/*
+ * Some drain condition holds, for some kind of sleeper (with or without
+ * TPIO_DRAIN_SELF): a sleeper may need a wake. A SELF sleeper is satisfied
+ * with one associated (or running) callback left, so a transition that
+ * leaves exactly one must wake too.
+ */
 static inline int tpio_w_any_drained(__u64 w)
 {
-	return tpio_w_drained(w, 0) || tpio_w_drained(w, TPIO_DRAIN_GROUP);
+	return tpio_w_drained(w, TPIO_DRAIN_SELF) ||
+	       tpio_w_drained(w, TPIO_DRAIN_GROUP | TPIO_DRAIN_SELF);
 }
 
 /* StartThreadpoolIo: pending++. Fails (returns 0) at the field's limit. */

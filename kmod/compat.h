@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * tpio: shims for the kernel versions the module supports (6.1 and newer).
+ */
+#ifndef _TPIO_COMPAT_H
+#define _TPIO_COMPAT_H
+
+#include <linux/mm.h>
+#include <linux/version.h>
+
+/*
+ * vma->vm_flags became read-only in 6.3; vm_flags_set()/vm_flags_clear()
+ * exist from then on. Both helpers are called from ->mmap, with mmap_lock
+ * held for writing. An out-of-tree module must test the version here.
+ */
+#if KERNEL_VERSION(6, 3, 0) <= LINUX_VERSION_CODE
+#define TPIO_HAVE_VM_FLAGS_SET
+#endif
+
+static inline void tpio_vm_flags_set(struct vm_area_struct *vma,
+				     unsigned long flags)
+{
+#ifdef TPIO_HAVE_VM_FLAGS_SET
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
+static inline void tpio_vm_flags_clear(struct vm_area_struct *vma,
+				       unsigned long flags)
+{
+#ifdef TPIO_HAVE_VM_FLAGS_SET
+	vm_flags_clear(vma, flags);
+#else
+	vma->vm_flags &= ~flags;
+#endif
+}
+
+#endif /* _TPIO_COMPAT_H */

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * tpio: NT-style I/O completion ports with thread-pool I/O (TP_IO)
+ * accounting, as the misc device /dev/tpio.
+ *
+ * Object model
+ * ------------
+ * Each open() of /dev/tpio is one port (struct tpio_port, the file's
+ * private_data). The port lives exactly as long as its struct file: every
+ * ioctl runs with a file reference and every mapping holds one, so
+ * ->release runs when no ioctl is running, nobody sleeps and nothing is
+ * mapped.
+ *
+ * TPIO_IOC_SETUP, once per port, sizes everything: the RING area (header,
+ * tail, entries; mapped read-only), the SHARED area (the consumers' head
+ * and one 64-bit state word per object slot; mapped read-write), the
+ * overflow FIFO (ring_entries entries) and the slot table (max_objects).
+ * Every allocation is charged to the caller's memcg. Nothing is allocated
+ * after SETUP except one struct tpio_io per TPIO_IOC_IO_CREATE.
+ *
+ * An object (struct tpio_io) is a slot of the table. Its handle is
+ * (generation << 16) | slot; the generation of a slot is 1..0xffff and
+ * moves on each time the slot is freed, so a stale handle stops naming the
+ * slot and 0 is never a handle. Free slots are reused least recently freed
+ * first. An object is live after create, a zombie after IO_CLOSE while
+ * skipped completions are still expected, and free once they have
+ * arrived. The slot table holds one reference on the object; a DRAIN
+ * sleeper holds another, so the object's memory outlives its slot.
+ *
+ * The state word of a slot carries the counters of common/tpio_word.h.
+ * User space changes it with atomic operations; the kernel applies the same
+ * rules (arrival, cancel, create, close) with bounded compare-and-swap
+ * loops and never uses a value read from shared memory as a pointer, index
+ * or length. A stale ring entry (old epoch) is never run by user space.
+ *
+ * Locking
+ * -------
+ * port->lock (a spinlock, never held while sleeping or touching user
+ * memory) protects the slot table, the generations, the free FIFO, the
+ * ring producer state (tail, header words), the overflow FIFO, the list of
+ * TPIO_IOC_WAIT sleepers, and each object's skipped, sleepers, closed and
+ * freed fields. port->setup_mutex serializes SETUP only. An object's wait
+ * queue has its own lock and may be woken under port->lock.
+ *
+ * Documentation/kmod.rst describes the ioctls, errors and barrier pairs.
+ */
+
+#include <linux/fs.h>
+#include <linux/log2.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "compat.h"
+#include "tpio.h"
+
+#define TPIO_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | TPIO_FEAT_XPROC_POST)
+
+static int tpio_open(struct inode *inode, struct file *file)
+{
+	struct tpio_port *port;
+
+	port = kzalloc(sizeof(*port), GFP_KERNEL_ACCOUNT);
+	if (!port)
+		return -ENOMEM;
+	spin_lock_init(&port->lock);
+	mutex_init(&port->setup_mutex);
+	INIT_LIST_HEAD(&port->workers);
+	file->private_data = port;
+	return nonseekable_open(inode, file);
+}
+
+/* Called on SETUP failure and at release: nothing else uses the port. */
+static void tpio_port_free(struct tpio_port *port)
+{
+	tpio_objects_free(port);
+	kvfree(port->ovf);
+	port->ovf = NULL;
+	vfree(port->ring);
+	port->ring = NULL;
+	vfree(port->shared);
+	port->shared = NULL;
+}
+
+static int tpio_release(struct inode *inode, struct file *file)
+{
+	struct tpio_port *port = file->private_data;
+
+	WARN_ON_ONCE(!list_empty(&port->workers));
+	tpio_port_free(port);
+	mutex_destroy(&port->setup_mutex);
+	kfree(port);
+	return 0;
+}
+
+static long tpio_ioctl_version(void __user *argp)
+{
+	struct tpio_version_args args;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	if (args.reserved[0] || args.reserved[1])
+		return -EINVAL;
+	args.abi_version = TPIO_ABI_VERSION;
+	args.features = TPIO_FEATURES;
+	args.ring_max = TPIO_RING_MAX;
+	args.objects_max = TPIO_OBJECTS_MAX;
+	if (copy_to_user(argp, &args, sizeof(args)))
+		return -EFAULT;
+	return 0;
+}
+
+static int tpio_setup_check(const struct tpio_setup_args *args)
+{
+	if (args->flags || args->reserved[0] || args->reserved[1])
+		return -EINVAL;
+	if (args->ring_entries < TPIO_RING_MIN ||
+	    args->ring_entries > TPIO_RING_MAX ||
+	    !is_power_of_2(args->ring_entries))
+		return -EINVAL;
+	if (!args->max_objects || args->max_objects > TPIO_OBJECTS_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+/* Allocates the areas and tables of a port; called with setup_mutex. */
+static int tpio_port_alloc(struct tpio_port *port, u32 entries, u32 objects)
+{
+	struct tpio_ring *ring;
+
+	port->ring_entries = entries;
+	port->max_objects = objects;
+	port->ring_size = PAGE_ALIGN(struct_size(ring, cqes, entries));
+	port->shared_size = PAGE_ALIGN(struct_size(port->shared, words,
+						   objects));
+
+	port->ring = __vmalloc(port->ring_size,
+			       GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	port->shared = __vmalloc(port->shared_size,
+				 GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	port->ovf = kvcalloc(entries, sizeof(*port->ovf), GFP_KERNEL_ACCOUNT);
+	if (!port->ring || !port->shared || !port->ovf)
+		return -ENOMEM;
+	if (tpio_objects_init(port))
+		return -ENOMEM;
+
+	ring = port->ring;
+	ring->magic = TPIO_RING_MAGIC;
+	ring->version = TPIO_ABI_VERSION;
+	ring->ring_entries = entries;
+	ring->ring_mask = entries - 1;
+	return 0;
+}
+
+static void tpio_setup_offsets(struct tpio_port *port,
+			       struct tpio_setup_args *args)
+{
+	args->features = TPIO_FEATURES;
+	args->ring_size = port->ring_size;
+	args->shared_size = port->shared_size;
+	memset(&args->ring_off, 0, sizeof(args->ring_off));
+	args->ring_off.magic = offsetof(struct tpio_ring, magic);
+	args->ring_off.version = offsetof(struct tpio_ring, version);
+	args->ring_off.ring_entries = offsetof(struct tpio_ring, ring_entries);
+	args->ring_off.ring_mask = offsetof(struct tpio_ring, ring_mask);
+	args->ring_off.tail = offsetof(struct tpio_ring, tail);
+	args->ring_off.flags = offsetof(struct tpio_ring, flags);
+	args->ring_off.overflow = offsetof(struct tpio_ring, overflow);
+	args->ring_off.cqes = offsetof(struct tpio_ring, cqes);
+	memset(&args->shared_off, 0, sizeof(args->shared_off));
+	args->shared_off.head = offsetof(struct tpio_shared, head);
+	args->shared_off.words = offsetof(struct tpio_shared, words);
+}
+
+static long tpio_ioctl_setup(struct tpio_port *port, void __user *argp)
+{
+	struct tpio_setup_args args;
+	int ret;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	ret = tpio_setup_check(&args);
+	if (ret)
+		return ret;
+
+	mutex_lock(&port->setup_mutex);
+	if (port->ready) {
+		mutex_unlock(&port->setup_mutex);
+		return -EBUSY;
+	}
+	ret = tpio_port_alloc(port, args.ring_entries, args.max_objects);
+	if (ret) {
+		tpio_port_free(port);
+		mutex_unlock(&port->setup_mutex);
+		return ret;
+	}
+	/* pairs with smp_load_acquire in tpio_ioctl and tpio_mmap */
+	smp_store_release(&port->ready, true);
+	mutex_unlock(&port->setup_mutex);
+
+	tpio_setup_offsets(port, &args);
+	if (copy_to_user(argp, &args, sizeof(args)))
+		return -EFAULT;
+	return 0;
+}
+
+static int tpio_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct tpio_port *port = file->private_data;
+	unsigned long len = vma->vm_end - vma->vm_start;
+	unsigned long off;
+	size_t size;
+	void *area;
+	int ret;
+
+	/* pairs with smp_store_release in tpio_ioctl_setup */
+	if (!smp_load_acquire(&port->ready))
+		return -EINVAL;
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+
+	if (vma->vm_pgoff == (TPIO_OFF_RING >> PAGE_SHIFT)) {
+		/* entries and tail are the kernel's: never writable */
+		if (vma->vm_flags & VM_WRITE)
+			return -EPERM;
+		tpio_vm_flags_clear(vma, VM_MAYWRITE);
+		area = port->ring;
+		size = port->ring_size;
+	} else if (vma->vm_pgoff == (TPIO_OFF_SHARED >> PAGE_SHIFT)) {
+		area = port->shared;
+		size = port->shared_size;
+	} else {
+		return -EINVAL;
+	}
+	if (len > size)
+		return -EINVAL;
+
+	tpio_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	for (off = 0; off < len; off += PAGE_SIZE) {
+		ret = vm_insert_page(vma, vma->vm_start + off,
+				     vmalloc_to_page(area + off));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static long tpio_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct tpio_port *port = file->private_data;
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case TPIO_IOC_VERSION:
+		return tpio_ioctl_version(argp);
+	case TPIO_IOC_SETUP:
+		return tpio_ioctl_setup(port, argp);
+	case TPIO_IOC_IO_CREATE:
+	case TPIO_IOC_IO_CLOSE:
+	case TPIO_IOC_POST:
+	case TPIO_IOC_WAIT:
+	case TPIO_IOC_DRAIN:
+	case TPIO_IOC_WAKE:
+	case TPIO_IOC_IO_QUERY:
+		break;
+	default:
+		return -ENOTTY;
+	}
+
+	/* pairs with smp_store_release in tpio_ioctl_setup */
+	if (!smp_load_acquire(&port->ready))
+		return -EINVAL;
+
+	switch (cmd) {
+	case TPIO_IOC_IO_CREATE:
+		return tpio_ioctl_io_create(port, argp);
+	case TPIO_IOC_IO_CLOSE:
+		return tpio_ioctl_io_close(port, argp);
+	case TPIO_IOC_POST:
+		return tpio_ioctl_post(port, argp);
+	case TPIO_IOC_WAIT:
+		return tpio_ioctl_wait(port, argp);
+	case TPIO_IOC_DRAIN:
+		return tpio_ioctl_drain(port, argp);
+	case TPIO_IOC_WAKE:
+		return tpio_ioctl_wake(port, argp);
+	case TPIO_IOC_IO_QUERY:
+		return tpio_ioctl_io_query(port, argp);
+	}
+	WARN_ON_ONCE(1);
+	return -ENOTTY;
+}
+
+static const struct file_operations tpio_fops = {
+	.owner		= THIS_MODULE,
+	.open		= tpio_open,
+	.release	= tpio_release,
+	.unlocked_ioctl	= tpio_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= tpio_mmap,
+};
+
+static struct miscdevice tpio_misc = {
+	.minor		= MISC_DYNAMIC_MINOR,
+	.name		= TPIO_NAME,
+	.fops		= &tpio_fops,
+	.mode		= 0666,
+};
+
+module_misc_device(tpio_misc);
+
+MODULE_DESCRIPTION("NT-style I/O completion ports with thread-pool I/O accounting");
+MODULE_AUTHOR("The tpio developers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * tpio: the port's completion ring, its overflow FIFO, posting, and the
+ * worker waits (TPIO_IOC_WAIT) with their LIFO wake-up.
+ *
+ * The ring is single-producer (the kernel, under port->lock) and
+ * multi-consumer (user space advances head in the SHARED area). The
+ * overflow FIFO continues the ring: while it is not empty every new entry
+ * goes to it, and entries move from it to the ring, oldest first, whenever
+ * the ring has room (at every POST and WAIT). So the undelivered entries
+ * of a port are always, in arrival order, the ring's then the overflow's,
+ * and a port holds at most 2 * ring_entries of them.
+ */
+
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "tpio.h"
+
+ktime_t *tpio_abs_timeout(u64 timeout, ktime_t *kt)
+{
+	if (timeout == TPIO_INFINITE)
+		return NULL;
+	*kt = timeout > KTIME_MAX ? KTIME_MAX : (ktime_t)timeout;
+	return kt;
+}
+
+/*
+ * Sleeps in the state the caller set until woken, a signal or @abs
+ * (absolute CLOCK_MONOTONIC; NULL is no timeout). True when @abs passed.
+ */
+bool tpio_sleep(ktime_t *abs)
+{
+	return schedule_hrtimeout_range_clock(abs, 0, HRTIMER_MODE_ABS,
+					      CLOCK_MONOTONIC) == 0;
+}
+
+/*
+ * Free entries in the ring. head is user-written: a value more than
+ * ring_entries behind tail (garbage) makes the ring look full, which only
+ * stalls this port.
+ */
+static u32 tpio_ring_room(struct tpio_port *port)
+{
+	u32 head, used;
+
+	lockdep_assert_held(&port->lock);
+	/*
+	 * pairs with the consumers' release store (or CAS) of head: entries
+	 * below head have been read before the kernel overwrites them.
+	 */
+	head = smp_load_acquire(&port->shared->head);
+	used = port->tail - head;
+	return used >= port->ring_entries ? 0 : port->ring_entries - used;
+}
+
+/* Makes the entries written so far and the overflow state visible. */
+static void tpio_ring_publish(struct tpio_port *port)
+{
+	struct tpio_ring *ring = port->ring;
+
+	lockdep_assert_held(&port->lock);
+	/* pairs with the consumers' load-acquire of tail */
+	smp_store_release(&ring->tail, port->tail);
+	WRITE_ONCE(ring->overflow, port->ovf_count);
+	WRITE_ONCE(ring->flags, port->ovf_count ? TPIO_RING_F_OVERFLOW : 0);
+}
+
+/* Moves what fits from the overflow FIFO to the ring; the caller publishes. */
+void tpio_flush_overflow(struct tpio_port *port)
+{
+	u32 mask = port->ring_entries - 1;
+	u32 room = tpio_ring_room(port);
+
+	while (room && port->ovf_count) {
+		port->ring->cqes[port->tail & mask] = port->ovf[port->ovf_head];
+		port->tail++;
+		port->ovf_head = (port->ovf_head + 1) & mask;
+		port->ovf_count--;
+		room--;
+	}
+}
+
+/*
+ * Drops the overflow entries of @slot, keeping the order of the others.
+ * Called after a cancel moved the slot to a new epoch: they are stale.
+ */
+void tpio_purge_overflow(struct tpio_port *port, u16 slot)
+{
+	u32 mask = port->ring_entries - 1;
+	u32 i, kept = 0;
+
+	lockdep_assert_held(&port->lock);
+	for (i = 0; i < port->ovf_count; i++) {
+		struct tpio_cqe *e = &port->ovf[(port->ovf_head + i) & mask];
+
+		if (e->slot != slot)
+			port->ovf[(port->ovf_head + kept++) & mask] = *e;
+	}
+	if (kept == port->ovf_count)
+		return;
+	port->ovf_count = kept;
+	tpio_ring_publish(port);
+}
+
+/* Wakes up to @count TPIO_IOC_WAIT sleepers, the most recent first. */
+u32 tpio_wake_workers(struct tpio_port *port, u32 count)
+{
+	struct tpio_worker *w;
+	u32 woken = 0;
+
+	lockdep_assert_held(&port->lock);
+	while (woken < count && !list_empty(&port->workers)) {
+		w = list_first_entry(&port->workers, struct tpio_worker, node);
+		list_del_init(&w->node);
+		/*
+		 * The sleeper takes port->lock before leaving, so w stays
+		 * valid until we unlock; wake_up_process orders the store
+		 * before the sleeper's check after set_current_state.
+		 */
+		WRITE_ONCE(w->woken, true);
+		wake_up_process(w->task);
+		woken++;
+	}
+	return woken;
+}
+
+/* A completion that found nothing pending: swallowed by a skip, or dropped. */
+static int tpio_post_unqueued(struct tpio_port *port, struct tpio_io *obj)
+{
+	lockdep_assert_held(&port->lock);
+	if (!obj->skipped)
+		return TPIO_POSTED_DROPPED;
+	obj->skipped--;
+	if (obj->closed && !obj->skipped)
+		tpio_io_free_slot(port, obj);
+	return TPIO_POSTED_SKIPPED;
+}
+
+static void tpio_queue_entry(struct tpio_port *port, struct tpio_io *obj,
+			     const struct tpio_completion *c, u32 epoch,
+			     bool to_ring)
+{
+	u32 mask = port->ring_entries - 1;
+	struct tpio_cqe *e;
+
+	if (to_ring) {
+		e = &port->ring->cqes[port->tail & mask];
+		port->tail++;
+	} else {
+		e = &port->ovf[(port->ovf_head + port->ovf_count) & mask];
+		port->ovf_count++;
+	}
+	e->cookie = obj->cookie;
+	e->overlapped = c->overlapped;
+	e->information = c->information;
+	e->status = c->status;
+	e->slot = obj->slot;
+	e->epoch = epoch;
+}
+
+/*
+ * Applies the arrival rule to one completion. Returns TPIO_POSTED_* or
+ * -EAGAIN when the port is full (nothing applied) or the word kept
+ * changing under the compare-and-swap.
+ */
+static int tpio_post_one(struct tpio_port *port,
+			 const struct tpio_completion *c)
+{
+	struct tpio_io *obj = tpio_io_lookup(port, c->io);
+	atomic64_t *word;
+	bool to_ring;
+	s64 old;
+	u64 next;
+	int tries;
+
+	lockdep_assert_held(&port->lock);
+	/* freed by an earlier skipped completion of the same batch */
+	if (!obj)
+		return TPIO_POSTED_DROPPED;
+
+	word = tpio_word(port, obj->slot);
+	old = atomic64_read(word);
+	for (tries = 0; tries < TPIO_CAS_TRIES; tries++) {
+		if (!tpio_w_arrive(old, &next))
+			return tpio_post_unqueued(port, obj);
+		/* room is checked before the word changes: no lost entry */
+		to_ring = !port->ovf_count && tpio_ring_room(port);
+		if (!to_ring && port->ovf_count == port->ring_entries)
+			return -EAGAIN;
+		if (atomic64_try_cmpxchg(word, &old, next)) {
+			tpio_queue_entry(port, obj, c, tpio_w_epoch(old),
+					 to_ring);
+			return TPIO_POSTED_QUEUED;
+		}
+	}
+	return -EAGAIN;
+}
+
+static int tpio_post_check(const struct tpio_post_args *args)
+{
+	if (args->pad || (args->flags & ~TPIO_POST_RESULTS))
+		return -EINVAL;
+	if (!args->count || args->count > TPIO_POST_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+static int tpio_post_results(struct tpio_post_args __user *uargs,
+			     struct tpio_completion __user *uc,
+			     const struct tpio_completion *c, u32 done,
+			     bool results)
+{
+	u32 i;
+
+	for (i = 0; results && i < done; i++)
+		if (put_user(c[i].result, &uc[i].result))
+			return -EFAULT;
+	if (put_user(done, &uargs->done))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Applies completions in order until one does not fit. Returns how many
+ * were applied; *err says why it stopped early, *queued how many entries
+ * were written.
+ */
+static u32 tpio_post_apply(struct tpio_port *port, struct tpio_completion *c,
+			   u32 count, u32 *queued, int *err)
+{
+	u32 done;
+	int ret;
+
+	lockdep_assert_held(&port->lock);
+	*queued = 0;
+	*err = 0;
+	tpio_flush_overflow(port);
+	for (done = 0; done < count; done++) {
+		ret = tpio_post_one(port, &c[done]);
+		if (ret < 0) {
+			*err = ret;
+			break;
+		}
+		c[done].result = ret;
+		if (ret == TPIO_POSTED_QUEUED)
+			(*queued)++;
+	}
+	tpio_ring_publish(port);
+	return done;
+}
+
+/* Small batches are copied to the stack, larger ones to the heap. */
+#define TPIO_POST_STACK		8
+
+long tpio_ioctl_post(struct tpio_port *port, void __user *argp)
+{
+	struct tpio_completion stack[TPIO_POST_STACK];
+	struct tpio_completion __user *uc;
+	struct tpio_completion *c = stack;
+	struct tpio_post_args args;
+	u32 i, done, queued;
+	int ret;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	ret = tpio_post_check(&args);
+	if (ret)
+		return ret;
+	uc = u64_to_user_ptr(args.completions);
+	if (args.count > TPIO_POST_STACK)
+		c = memdup_user(uc, array_size(args.count, sizeof(*c)));
+	else if (copy_from_user(c, uc, args.count * sizeof(*c)))
+		c = ERR_PTR(-EFAULT);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	for (i = 0; i < args.count; i++) {
+		if (c[i].pad) {
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	/*
+	 * Applied completions cannot be taken back, so make sure the outputs
+	 * can be written before applying any: write back what was read. Only
+	 * the caller's own concurrent munmap can still make them fail.
+	 */
+	ret = -EFAULT;
+	if (put_user(0, &((struct tpio_post_args __user *)argp)->done))
+		goto out;
+	if ((args.flags & TPIO_POST_RESULTS) &&
+	    copy_to_user(uc, c, array_size(args.count, sizeof(*c))))
+		goto out;
+
+	spin_lock(&port->lock);
+	for (i = 0; i < args.count; i++) {
+		if (!tpio_io_lookup(port, c[i].io)) {
+			spin_unlock(&port->lock);
+			ret = -ENOENT;
+			goto out;
+		}
+	}
+	done = tpio_post_apply(port, c, args.count, &queued, &ret);
+	tpio_wake_workers(port, queued);
+	spin_unlock(&port->lock);
+
+	if (done)
+		ret = tpio_post_results(argp, uc, c, done,
+					args.flags & TPIO_POST_RESULTS);
+out:
+	if (c != stack)
+		kfree(c);
+	return ret;
+}
+
+/* Entries wait in the ring (or a garbage head says so). */
+static bool tpio_ring_nonempty(struct tpio_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	return port->tail != READ_ONCE(port->shared->head);
+}
+
+/*
+ * Sleeps until a POST or WAKE picks @w, @abs passes or a signal comes.
+ * A pick that races with the timeout or a signal wins: the caller returns
+ * 0, so a wake-up is never consumed without being reported.
+ */
+static int tpio_worker_sleep(struct tpio_port *port, struct tpio_worker *w,
+			     ktime_t *abs)
+{
+	bool timed_out = false;
+	int ret = 0;
+
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (READ_ONCE(w->woken))
+			break;
+		if (signal_pending(current)) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		if (timed_out) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		timed_out = tpio_sleep(abs);
+	}
+	__set_current_state(TASK_RUNNING);
+
+	spin_lock(&port->lock);
+	if (w->woken)
+		ret = 0;
+	else
+		list_del(&w->node);
+	spin_unlock(&port->lock);
+	return ret;
+}
+
+long tpio_ioctl_wait(struct tpio_port *port, void __user *argp)
+{
+	struct tpio_wait_args args;
+	struct tpio_worker w;
+	ktime_t kt;
+	int ret;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	if (args.flags || args.pad)
+		return -EINVAL;
+
+	/* queue ourselves, newest first, unless there is work */
+	spin_lock(&port->lock);
+	tpio_flush_overflow(port);
+	tpio_ring_publish(port);
+	if (tpio_ring_nonempty(port) || !args.timeout) {
+		ret = tpio_ring_nonempty(port) ? 0 : -ETIMEDOUT;
+		spin_unlock(&port->lock);
+		return ret;
+	}
+	w.task = current;
+	w.woken = false;
+	list_add(&w.node, &port->workers);
+	spin_unlock(&port->lock);
+
+	return tpio_worker_sleep(port, &w,
+				 tpio_abs_timeout(args.timeout, &kt));
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * tpio: internal types of the module. The object model and the lock rules
+ * are described at the top of main.c.
+ */
+#ifndef _TPIO_INTERNAL_H
+#define _TPIO_INTERNAL_H
+
+#include <linux/atomic.h>
+#include <linux/cache.h>
+#include <linux/kref.h>
+#include <linux/ktime.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include <linux/tpio.h>
+#include <tpio_word.h>
+
+/* Attempts of a compare-and-swap loop on a user-writable state word. */
+#define TPIO_CAS_TRIES		1000
+
+/*
+ * The RING area (mapped read-only): header, kernel-written tail on its own
+ * cache line, then the entries. User space finds each field through
+ * struct tpio_ring_offsets, never through this layout.
+ */
+struct tpio_ring {
+	u32 magic;
+	u32 version;
+	u32 ring_entries;
+	u32 ring_mask;
+	u32 flags;		/* TPIO_RING_F_*, WRITE_ONCE under port->lock */
+	u32 overflow;		/* entries in the overflow list, same rule */
+
+	u32 tail __aligned(64);	/* smp_store_release under port->lock */
+	struct tpio_cqe cqes[] __aligned(64);
+};
+
+/*
+ * The SHARED area (mapped read-write): the consumers' head on its own cache
+ * line, then one state word per slot. The kernel reads head and the words
+ * only with READ_ONCE/acquire and atomic64 operations and never trusts them.
+ */
+struct tpio_shared {
+	u32 head __aligned(64);
+	atomic64_t words[] __aligned(64);
+};
+
+/* A TPIO_IOC_WAIT sleeper, on the stack of the sleeping task. */
+struct tpio_worker {
+	struct list_head node;	/* in port->workers, protected by port->lock */
+	struct task_struct *task;
+	bool woken;		/* set under port->lock, read with READ_ONCE */
+};
+
+/*
+ * One TP_IO object. Lives in port->objs[slot] while live or zombie; a
+ * TPIO_IOC_DRAIN sleeper holds a reference so that the memory outlives the
+ * slot.
+ */
+struct tpio_io {
+	struct kref ref;
+	u64 cookie;		/* constant after create */
+	u16 slot;		/* constant after create */
+	/* protected by port->lock */
+	u32 skipped;		/* skipped completions still expected */
+	u32 sleepers;		/* TPIO_IOC_DRAIN sleepers */
+	bool closed;		/* TPIO_IOC_IO_CLOSE done: a zombie or freed */
+	bool freed;		/* slot given back: the word is not ours */
+	wait_queue_head_t wq;	/* TPIO_IOC_DRAIN sleepers */
+};
+
+struct tpio_port {
+	spinlock_t lock;		/* see "Locking" in main.c */
+	struct mutex setup_mutex;	/* serializes TPIO_IOC_SETUP */
+	/*
+	 * Set by TPIO_IOC_SETUP with smp_store_release once everything below
+	 * is allocated; the fields up to the lock-protected ones are constant
+	 * from then on (readers use smp_load_acquire on ready).
+	 */
+	bool ready;
+	u32 ring_entries;
+	u32 max_objects;
+	struct tpio_ring *ring;		/* __vmalloc, ring_size bytes */
+	size_t ring_size;
+	struct tpio_shared *shared;	/* __vmalloc, shared_size bytes */
+	size_t shared_size;
+	struct tpio_cqe *ovf;		/* overflow FIFO, ring_entries */
+	struct tpio_io **objs;		/* slot table, max_objects */
+	u16 *gen;			/* slot generations, 1..0xffff */
+	u16 *free_slots;		/* free slot FIFO, max_objects */
+
+	/* protected by lock */
+	u32 tail;			/* producer index, published to ring */
+	u32 ovf_head;			/* oldest overflow entry */
+	u32 ovf_count;
+	u32 free_head;			/* oldest free slot in free_slots */
+	u32 free_count;
+	struct list_head workers;	/* TPIO_IOC_WAIT sleepers, newest first */
+};
+
+static inline atomic64_t *tpio_word(struct tpio_port *port, u16 slot)
+{
+	return &port->shared->words[slot];
+}
+
+/* port.c */
+void tpio_flush_overflow(struct tpio_port *port);
+void tpio_purge_overflow(struct tpio_port *port, u16 slot);
+u32 tpio_wake_workers(struct tpio_port *port, u32 count);
+long tpio_ioctl_post(struct tpio_port *port, void __user *argp);
+long tpio_ioctl_wait(struct tpio_port *port, void __user *argp);
+
+/* io.c */
+int tpio_objects_init(struct tpio_port *port);
+void tpio_objects_free(struct tpio_port *port);
+struct tpio_io *tpio_io_lookup(struct tpio_port *port, u32 io);
+void tpio_io_free_slot(struct tpio_port *port, struct tpio_io *obj);
+int tpio_cancel_all(struct tpio_port *port, struct tpio_io *obj);
+long tpio_ioctl_io_create(struct tpio_port *port, void __user *argp);
+long tpio_ioctl_io_close(struct tpio_port *port, void __user *argp);
+long tpio_ioctl_drain(struct tpio_port *port, void __user *argp);
+long tpio_ioctl_wake(struct tpio_port *port, void __user *argp);
+long tpio_ioctl_io_query(struct tpio_port *port, void __user *argp);
+
+/* shared by the sleeping ioctls (port.c) */
+ktime_t *tpio_abs_timeout(u64 timeout, ktime_t *kt);
+bool tpio_sleep(ktime_t *abs);
+
+#endif /* _TPIO_INTERNAL_H */
