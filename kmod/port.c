@@ -182,6 +182,13 @@ static int tpio_post_one(struct tpio_port *port,
 	/* freed by an earlier skipped completion of the same batch */
 	if (!obj)
 		return TPIO_POSTED_DROPPED;
+	/*
+	 * A zombie only swallows: its cookie may name freed user memory, so
+	 * nothing of it is queued even if its word says pending (a Start after
+	 * close is the caller's bug).
+	 */
+	if (obj->closed)
+		return tpio_post_unqueued(port, obj);
 
 	word = tpio_word(port, obj->slot);
 	old = atomic64_read(word);
