@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libtpio: the Windows thread-pool I/O API (TP_IO) on Linux.
+ *
+ * This header is the library's documentation: every function is described
+ * once, next to its declaration. Names, types and signatures are Win32's,
+ * so that Windows TP_IO code compiles with few changes. Where tpio decides
+ * something Windows leaves open, the comment says "[T]";
+ * Documentation/libtpio.rst collects those decisions and lists what is
+ * missing.
+ *
+ * Errors: functions that report errors return FALSE/NULL/a WAIT_ code and
+ * set the thread's last error (GetLastError). VOID functions cannot report
+ * errors: on bad input (NULL or closed object, wrong thread) they do
+ * nothing and print a diagnostic on stderr when TPIO_DEBUG=1 is set in the
+ * environment.
+ *
+ * Backends: TPIO_BACKEND=auto|kmod|user (default auto: the kernel module
+ * through /dev/tpio when it opens, otherwise the in-process "user"
+ * transport). Both give the same semantics.
+ *
+ * Handles: a HANDLE is either a synchronisation object made by this library
+ * (event, semaphore, mutex), or a wrapped file descriptor
+ * (tpio_handle_from_fd). File descriptor handles are odd tagged values,
+ * ((fd << 2) | 1); object handles are even tagged values; neither is NULL
+ * nor INVALID_HANDLE_VALUE ((HANDLE)-1, which stands for fd -1).
+ */
+#ifndef TPIO_H
+#define TPIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TPIO_API __attribute__((visibility("default")))
+
+/* Win32 base types, with Windows' widths (DWORD, ULONG and LONG are 32-bit) */
+typedef int BOOL;
+typedef uint8_t BYTE;
+typedef uint8_t UCHAR;
+typedef uint16_t WORD;
+typedef uint16_t WCHAR;			/* UTF-16 code unit, as on Windows */
+typedef uint32_t DWORD;
+typedef uint32_t ULONG;
+typedef int32_t LONG;
+typedef uintptr_t ULONG_PTR;
+typedef uintptr_t DWORD_PTR;
+typedef intptr_t LONG_PTR;
+typedef void VOID;
+typedef void *PVOID;
+typedef void *LPVOID;
+typedef const void *LPCVOID;
+typedef void *HANDLE;
+typedef HANDLE *PHANDLE;
+typedef HANDLE HMODULE;
+typedef DWORD *LPDWORD;
+typedef LONG *LPLONG;
+typedef BOOL *PBOOL;
+typedef const char *LPCSTR;
+typedef const WCHAR *LPCWSTR;
+
+#ifndef CALLBACK
+#define CALLBACK
+#endif
+#ifndef WINAPI
+#define WINAPI
+#endif
+
+#ifndef TRUE
+#define TRUE	1
+#endif
+#ifndef FALSE
+#define FALSE	0
+#endif
+
+#define INVALID_HANDLE_VALUE	((HANDLE)(LONG_PTR)-1)
+
+/* Win32 error codes (GetLastError; IoResult of an I/O callback) */
+#define ERROR_SUCCESS			0
+#define NO_ERROR			0
+#define ERROR_INVALID_FUNCTION		1
+#define ERROR_FILE_NOT_FOUND		2
+#define ERROR_ACCESS_DENIED		5
+#define ERROR_INVALID_HANDLE		6
+#define ERROR_NOT_ENOUGH_MEMORY		8
+#define ERROR_OUTOFMEMORY		14
+#define ERROR_HANDLE_EOF		38
+#define ERROR_NOT_SUPPORTED		50
+#define ERROR_NETNAME_DELETED		64
+#define ERROR_INVALID_PARAMETER		87
+#define ERROR_BROKEN_PIPE		109
+#define ERROR_CALL_NOT_IMPLEMENTED	120
+#define ERROR_INSUFFICIENT_BUFFER	122
+#define ERROR_ALREADY_EXISTS		183
+#define ERROR_NOT_OWNER			288
+#define ERROR_TOO_MANY_POSTS		298
+#define ERROR_OPERATION_ABORTED		995
+#define ERROR_IO_INCOMPLETE		996
+#define ERROR_IO_PENDING		997
+#define ERROR_NOACCESS			998
+#define ERROR_NOT_FOUND			1168
+#define ERROR_TIMEOUT			1460
+
+/* WaitForSingleObject results and timeouts */
+#define WAIT_OBJECT_0		0x00000000U
+#define WAIT_ABANDONED		0x00000080U
+#define WAIT_ABANDONED_0	WAIT_ABANDONED
+#define WAIT_TIMEOUT		258U
+#define WAIT_FAILED		0xffffffffU
+#define INFINITE		0xffffffffU
+
+/* SetFileCompletionNotificationModes flags */
+#define FILE_SKIP_COMPLETION_PORT_ON_SUCCESS	0x1
+#define FILE_SKIP_SET_EVENT_ON_HANDLE		0x2
+
+/* The operation block of an overlapped I/O; its address is the completion value. */
+typedef struct _OVERLAPPED {
+	ULONG_PTR Internal;		/* status (Win32 error) once complete */
+	ULONG_PTR InternalHigh;		/* bytes transferred once complete */
+	union {
+		struct {
+			DWORD Offset;	/* file position, low 32 bits */
+			DWORD OffsetHigh; /* file position, high 32 bits */
+		};
+		PVOID Pointer;
+	};
+	HANDLE hEvent;
+} OVERLAPPED, *LPOVERLAPPED;
+
+typedef struct _SECURITY_ATTRIBUTES {
+	DWORD nLength;
+	LPVOID lpSecurityDescriptor;
+	BOOL bInheritHandle;
+} SECURITY_ATTRIBUTES, *PSECURITY_ATTRIBUTES, *LPSECURITY_ATTRIBUTES;
+
+/*
+ * A recursive lock for LeaveCriticalSectionWhenCallbackReturns. The layout
+ * is tpio's own (same size as Windows' on x86-64); treat it as opaque.
+ * LockCount is the futex word, OwningThread the owner's thread id.
+ */
+typedef struct _RTL_CRITICAL_SECTION {
+	PVOID DebugInfo;		/* unused, NULL */
+	LONG LockCount;			/* 0 free, 1 locked, 2 locked + sleepers */
+	LONG RecursionCount;
+	HANDLE OwningThread;		/* (HANDLE)(ULONG_PTR)tid, or NULL */
+	HANDLE LockSemaphore;		/* magic while initialised */
+	ULONG_PTR SpinCount;
+} CRITICAL_SECTION, *PCRITICAL_SECTION, *LPCRITICAL_SECTION;
+
+/* Thread-pool objects (opaque) */
+typedef struct _TP_IO TP_IO, *PTP_IO;
+typedef struct _TP_POOL TP_POOL, *PTP_POOL;
+typedef struct _TP_CLEANUP_GROUP TP_CLEANUP_GROUP, *PTP_CLEANUP_GROUP;
+typedef struct _TP_CALLBACK_INSTANCE TP_CALLBACK_INSTANCE, *PTP_CALLBACK_INSTANCE;
+struct _ACTIVATION_CONTEXT;
+
+typedef VOID (CALLBACK *PTP_WIN32_IO_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
+					       PVOID Context, PVOID Overlapped,
+					       ULONG IoResult,
+					       ULONG_PTR NumberOfBytesTransferred,
+					       PTP_IO Io);
+typedef VOID (CALLBACK *PTP_SIMPLE_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
+					     PVOID Context);
+typedef VOID (CALLBACK *PTP_CLEANUP_GROUP_CANCEL_CALLBACK)(PVOID ObjectContext,
+							   PVOID CleanupContext);
+
+typedef enum _TP_CALLBACK_PRIORITY {
+	TP_CALLBACK_PRIORITY_HIGH = 0,
+	TP_CALLBACK_PRIORITY_NORMAL = 1,
+	TP_CALLBACK_PRIORITY_LOW = 2,
+	TP_CALLBACK_PRIORITY_INVALID = 3,
+	TP_CALLBACK_PRIORITY_COUNT = TP_CALLBACK_PRIORITY_INVALID
+} TP_CALLBACK_PRIORITY;
+
+typedef DWORD TP_VERSION, *PTP_VERSION;
+
+/*
+ * The callback environment, V3 layout. Initialise it with
+ * InitializeThreadpoolEnvironment and change it only with the
+ * SetThreadpoolCallback* functions.
+ */
+typedef struct _TP_CALLBACK_ENVIRON_V3 {
+	TP_VERSION Version;				/* 3 */
+	PTP_POOL Pool;					/* NULL: the default pool */
+	PTP_CLEANUP_GROUP CleanupGroup;
+	PTP_CLEANUP_GROUP_CANCEL_CALLBACK CleanupGroupCancelCallback;
+	PVOID RaceDll;					/* must stay NULL */
+	struct _ACTIVATION_CONTEXT *ActivationContext;	/* must stay NULL */
+	PTP_SIMPLE_CALLBACK FinalizationCallback;
+	union {
+		DWORD Flags;
+		struct {
+			DWORD LongFunction : 1;
+			DWORD Persistent : 1;
+			DWORD Private : 30;
+		} s;
+	} u;
+	TP_CALLBACK_PRIORITY CallbackPriority;
+	DWORD Size;					/* sizeof(this struct) */
+} TP_CALLBACK_ENVIRON_V3;
+
+typedef TP_CALLBACK_ENVIRON_V3 TP_CALLBACK_ENVIRON, *PTP_CALLBACK_ENVIRON;
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The calling thread's last error code. */
+TPIO_API DWORD GetLastError(void);
+
+/* Set the calling thread's last error code. */
+TPIO_API VOID SetLastError(DWORD dwErrCode);
+
+/* ------------------------------------------------------------------ */
+/* Thread-pool I/O                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Bind the file descriptor handle @fl to a new I/O object whose completions
+ * run @pfnio(instance, @pv, overlapped, result, bytes, io) on the pool of
+ * @pcbe (NULL: the default pool, NORMAL priority). Returns NULL and sets the
+ * last error on failure: ERROR_INVALID_HANDLE for INVALID_HANDLE_VALUE, a
+ * non-fd handle or a closed fd; ERROR_INVALID_PARAMETER for a NULL
+ * callback, an fd already bound to a live object, a bad environment
+ * (Version not 1 or 3, bad priority); ERROR_CALL_NOT_IMPLEMENTED for an
+ * environment with RaceDll or ActivationContext set; ERROR_NOT_ENOUGH_MEMORY
+ * when the port has no free object slot; ERROR_NOT_SUPPORTED when
+ * TPIO_BACKEND=kmod but /dev/tpio cannot be used. The object joins the
+ * environment's cleanup group, if any.
+ * [T] The fd binding lasts until CloseThreadpoolIo (tpio cannot see close(2)).
+ */
+TPIO_API PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio,
+				   PVOID pv, PTP_CALLBACK_ENVIRON pcbe);
+
+/*
+ * Announce one asynchronous I/O about to be issued on the object's handle
+ * (pending++). Lock-free, no system call. A closed object, or one that is
+ * being closed, is ignored (diagnostic with TPIO_DEBUG=1). [T] At the
+ * pending limit (262143 per object) the start is refused: diagnostic on
+ * stderr always, last error ERROR_TOO_MANY_POSTS.
+ */
+TPIO_API VOID StartThreadpoolIo(PTP_IO pio);
+
+/*
+ * Take back one StartThreadpoolIo whose I/O was not issued or completed
+ * synchronously without a completion (pending--). Lock-free; a system call
+ * only to wake a thread waiting for the object to drain. [T] With nothing
+ * pending it does nothing (diagnostic with TPIO_DEBUG=1).
+ */
+TPIO_API VOID CancelThreadpoolIo(PTP_IO pio);
+
+/*
+ * Wait until the object is drained: nothing pending, nothing queued, no
+ * associated callback running. With @fCancelPendingCallbacks, first drop
+ * every queued callback of the object and give up on every pending I/O (its
+ * late completion will be swallowed, no callback). The I/O itself is not
+ * cancelled. [T] Called from inside one of the object's own callbacks (not
+ * disassociated), it waits for everything except the calling callback
+ * instead of deadlocking (diagnostic with TPIO_DEBUG=1).
+ */
+TPIO_API VOID WaitForThreadpoolIoCallbacks(PTP_IO pio,
+					   BOOL fCancelPendingCallbacks);
+
+/*
+ * Release the object. No new StartThreadpoolIo is allowed. It is freed at
+ * once if nothing is pending, queued or running, else after the last
+ * callback: callbacks for pending I/O still run after Close. Allowed from
+ * inside its own callback (freed after that callback returns). The fd
+ * binding is released. A closed object's late skipped completions are
+ * swallowed by the port. Do not use @pio afterwards.
+ */
+TPIO_API VOID CloseThreadpoolIo(PTP_IO pio);
+
+/* ------------------------------------------------------------------ */
+/* Pools                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Create a private pool (its own completion port, min 0 and max 500
+ * threads). @reserved must be NULL. NULL with last error on failure
+ * (ERROR_INVALID_PARAMETER, ERROR_NOT_ENOUGH_MEMORY, ERROR_NOT_SUPPORTED
+ * when TPIO_BACKEND=kmod and /dev/tpio cannot be used).
+ */
+TPIO_API PTP_POOL CreateThreadpool(PVOID reserved);
+
+/*
+ * Close a private pool: its workers exit once their current callbacks
+ * return. Objects still bound to it must have been closed first (as on
+ * Windows). The default pool cannot be closed.
+ */
+TPIO_API VOID CloseThreadpool(PTP_POOL ptpp);
+
+/*
+ * Set the most threads the pool may run: 0 means 1; capped at 1023
+ * ([T] the state word's running field). Lowers the minimum if needed.
+ */
+TPIO_API VOID SetThreadpoolThreadMaximum(PTP_POOL ptpp, DWORD cthrdMost);
+
+/*
+ * Set the fewest threads the pool keeps, and create them before returning;
+ * raises the maximum to at least @cthrdMic. FALSE with last error on
+ * failure (ERROR_INVALID_PARAMETER above 1023, ERROR_NOT_ENOUGH_MEMORY
+ * when a thread cannot be created).
+ */
+TPIO_API BOOL SetThreadpoolThreadMinimum(PTP_POOL ptpp, DWORD cthrdMic);
+
+/* ------------------------------------------------------------------ */
+/* Callback environments                                              */
+/* ------------------------------------------------------------------ */
+
+/* Fill @pcbe with the defaults: Version 3, default pool, no group, NORMAL. */
+TPIO_API VOID InitializeThreadpoolEnvironment(PTP_CALLBACK_ENVIRON pcbe);
+
+/* Nothing to release; provided for source compatibility. */
+TPIO_API VOID DestroyThreadpoolEnvironment(PTP_CALLBACK_ENVIRON pcbe);
+
+/* Objects created with @pcbe use pool @ptpp (NULL: the default pool). */
+TPIO_API VOID SetThreadpoolCallbackPool(PTP_CALLBACK_ENVIRON pcbe,
+					PTP_POOL ptpp);
+
+/*
+ * Objects created with @pcbe join cleanup group @ptpcg; @pfng (may be NULL)
+ * is called per member by CloseThreadpoolCleanupGroupMembers(.., TRUE, ..).
+ */
+TPIO_API VOID SetThreadpoolCallbackCleanupGroup(PTP_CALLBACK_ENVIRON pcbe,
+		PTP_CLEANUP_GROUP ptpcg, PTP_CLEANUP_GROUP_CANCEL_CALLBACK pfng);
+
+/* Callbacks of @pcbe run long: CallbackMayRunLong returns TRUE at once. */
+TPIO_API VOID SetThreadpoolCallbackRunsLong(PTP_CALLBACK_ENVIRON pcbe);
+
+/*
+ * Callbacks of @pcbe run at @Priority: HIGH before NORMAL before LOW,
+ * objects of one priority round-robin, one object's completions FIFO [T].
+ * An invalid priority is stored and makes the creating function fail with
+ * ERROR_INVALID_PARAMETER.
+ */
+TPIO_API VOID SetThreadpoolCallbackPriority(PTP_CALLBACK_ENVIRON pcbe,
+					    TP_CALLBACK_PRIORITY Priority);
+
+/*
+ * Callbacks of @pcbe should run on a thread that never exits. [T] tpio
+ * honours it by never retiring, on idle timeout, a worker that ran such a
+ * callback.
+ */
+TPIO_API VOID SetThreadpoolCallbackPersistent(PTP_CALLBACK_ENVIRON pcbe);
+
+/*
+ * Not implemented (Linux has no loader lock to race with): stores @mod in
+ * RaceDll, sets last error ERROR_CALL_NOT_IMPLEMENTED and prints a
+ * diagnostic; creating an object with such an environment fails with
+ * ERROR_CALL_NOT_IMPLEMENTED.
+ */
+TPIO_API VOID SetThreadpoolCallbackLibrary(PTP_CALLBACK_ENVIRON pcbe,
+					   PVOID mod);
+
+/* ------------------------------------------------------------------ */
+/* Cleanup groups                                                     */
+/* ------------------------------------------------------------------ */
+
+/* A new, empty cleanup group; NULL + ERROR_NOT_ENOUGH_MEMORY on failure. */
+TPIO_API PTP_CLEANUP_GROUP CreateThreadpoolCleanupGroup(void);
+
+/*
+ * Release every member of the group. Without @fCancelPendingCallbacks it
+ * waits until each member has nothing pending, queued or running (a
+ * disassociated callback still counts), then closes it. With it, each
+ * member's queued callbacks are dropped and pending I/O given up first
+ * (as WaitForThreadpoolIoCallbacks(TRUE)); after the running callbacks
+ * return, the cancel callback of the member's environment is called once
+ * per member, on this thread, with (member context, @pvCleanupContext).
+ * A member that closed itself meanwhile gets no cancel callback. Members
+ * must not be used afterwards. Must not be called from a member's callback.
+ */
+TPIO_API VOID CloseThreadpoolCleanupGroupMembers(PTP_CLEANUP_GROUP ptpcg,
+						 BOOL fCancelPendingCallbacks,
+						 PVOID pvCleanupContext);
+
+/* Free the (empty) group. Members left in it are released as by
+ * CloseThreadpoolCleanupGroupMembers(ptpcg, FALSE, NULL) first. */
+TPIO_API VOID CloseThreadpoolCleanupGroup(PTP_CLEANUP_GROUP ptpcg);
+
+/* ------------------------------------------------------------------ */
+/* Callback instances (valid only inside the callback, on its thread) */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Tell the pool that this callback may run long. TRUE if another worker is
+ * idle or can be created for the pool's other work, FALSE at the thread
+ * limit; marks the callback long-running either way. TRUE at once in a
+ * RunsLong environment. FALSE outside a callback or on another thread.
+ */
+TPIO_API BOOL CallbackMayRunLong(PTP_CALLBACK_INSTANCE pci);
+
+/*
+ * Stop counting this callback for WaitForThreadpoolIoCallbacks (it still
+ * counts for cleanup-group release). Effective once, on the callback's own
+ * thread; otherwise nothing happens.
+ */
+TPIO_API VOID DisassociateCurrentThreadFromCallback(PTP_CALLBACK_INSTANCE pci);
+
+/*
+ * After the callback and the finalization callback return, set event
+ * @evt. Only the first registration per instance counts. The actions run
+ * in the order: critical section, mutex, semaphore, event.
+ */
+TPIO_API VOID SetEventWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
+					  HANDLE evt);
+
+/* After the callback returns, ReleaseSemaphore(@sem, @crel, NULL). */
+TPIO_API VOID ReleaseSemaphoreWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
+						  HANDLE sem, DWORD crel);
+
+/* After the callback returns, ReleaseMutex(@mut) (on the worker thread). */
+TPIO_API VOID ReleaseMutexWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
+					      HANDLE mut);
+
+/* After the callback returns, LeaveCriticalSection(@pcs). */
+TPIO_API VOID LeaveCriticalSectionWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
+						      PCRITICAL_SECTION pcs);
+
+/* ------------------------------------------------------------------ */
+/* Synchronisation objects                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Create an event (manual-reset or auto-reset, initially set or not).
+ * Named objects are not supported: a non-NULL @lpName fails with
+ * ERROR_CALL_NOT_IMPLEMENTED. @lpEventAttributes is ignored.
+ */
+TPIO_API HANDLE CreateEventW(LPSECURITY_ATTRIBUTES lpEventAttributes,
+			     BOOL bManualReset, BOOL bInitialState,
+			     LPCWSTR lpName);
+TPIO_API HANDLE CreateEventA(LPSECURITY_ATTRIBUTES lpEventAttributes,
+			     BOOL bManualReset, BOOL bInitialState,
+			     LPCSTR lpName);
+
+/* Set an event: wakes all waiters (manual) or one (auto-reset). */
+TPIO_API BOOL SetEvent(HANDLE hEvent);
+
+/* Reset an event to non-signalled. */
+TPIO_API BOOL ResetEvent(HANDLE hEvent);
+
+/*
+ * Create a semaphore with count @lInitialCount, at most @lMaximumCount
+ * (0 <= initial <= maximum, maximum > 0, else ERROR_INVALID_PARAMETER).
+ * Named objects: ERROR_CALL_NOT_IMPLEMENTED.
+ */
+TPIO_API HANDLE CreateSemaphoreW(LPSECURITY_ATTRIBUTES lpSemaphoreAttributes,
+				 LONG lInitialCount, LONG lMaximumCount,
+				 LPCWSTR lpName);
+TPIO_API HANDLE CreateSemaphoreA(LPSECURITY_ATTRIBUTES lpSemaphoreAttributes,
+				 LONG lInitialCount, LONG lMaximumCount,
+				 LPCSTR lpName);
+
+/*
+ * Add @lReleaseCount (> 0) to the semaphore; the previous count goes to
+ * *@lpPreviousCount if not NULL. FALSE + ERROR_TOO_MANY_POSTS if the
+ * maximum would be exceeded (nothing changes).
+ */
+TPIO_API BOOL ReleaseSemaphore(HANDLE hSemaphore, LONG lReleaseCount,
+			       LPLONG lpPreviousCount);
+
+/*
+ * Create a recursive mutex, owned by the calling thread if
+ * @bInitialOwner. Named objects: ERROR_CALL_NOT_IMPLEMENTED.
+ */
+TPIO_API HANDLE CreateMutexW(LPSECURITY_ATTRIBUTES lpMutexAttributes,
+			     BOOL bInitialOwner, LPCWSTR lpName);
+TPIO_API HANDLE CreateMutexA(LPSECURITY_ATTRIBUTES lpMutexAttributes,
+			     BOOL bInitialOwner, LPCSTR lpName);
+
+/* Release one level of ownership; FALSE + ERROR_NOT_OWNER if not the owner. */
+TPIO_API BOOL ReleaseMutex(HANDLE hMutex);
+
+/*
+ * Wait up to @dwMilliseconds (INFINITE: forever) for an event, semaphore
+ * or mutex. WAIT_OBJECT_0 when acquired (auto-reset event reset, semaphore
+ * decremented, mutex owned), WAIT_TIMEOUT, WAIT_ABANDONED (a mutex whose
+ * owner thread exited; now owned by the caller), or WAIT_FAILED with last
+ * error ERROR_INVALID_HANDLE for a closed or non-object handle.
+ */
+TPIO_API DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
+
+/*
+ * Close an object handle (the object lives on until its waiters leave), or
+ * close(2) the fd of a file descriptor handle. FALSE +
+ * ERROR_INVALID_HANDLE for a closed or unknown handle.
+ */
+TPIO_API BOOL CloseHandle(HANDLE hObject);
+
+/* Initialise / enter (recursively) / leave / delete a critical section. */
+TPIO_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+TPIO_API BOOL InitializeCriticalSectionAndSpinCount(LPCRITICAL_SECTION lpCriticalSection,
+						    DWORD dwSpinCount);
+TPIO_API VOID EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+TPIO_API BOOL TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+TPIO_API VOID LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+TPIO_API VOID DeleteCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+
+/* Sleep for @dwMilliseconds. */
+TPIO_API VOID Sleep(DWORD dwMilliseconds);
+
+/* The calling thread's id (its Linux tid). */
+TPIO_API DWORD GetCurrentThreadId(void);
+
+/* ------------------------------------------------------------------ */
+/* Overlapped I/O: NOT IMPLEMENTED YET                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Declared so that ported code compiles; each fails with
+ * ERROR_CALL_NOT_IMPLEMENTED (FALSE) until the io_uring engine lands.
+ * Completions can be fed to a TP_IO meanwhile with tpio_post_completion.
+ */
+TPIO_API BOOL ReadFile(HANDLE hFile, LPVOID lpBuffer,
+		       DWORD nNumberOfBytesToRead, LPDWORD lpNumberOfBytesRead,
+		       LPOVERLAPPED lpOverlapped);
+TPIO_API BOOL WriteFile(HANDLE hFile, LPCVOID lpBuffer,
+			DWORD nNumberOfBytesToWrite,
+			LPDWORD lpNumberOfBytesWritten,
+			LPOVERLAPPED lpOverlapped);
+TPIO_API BOOL GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+				  LPDWORD lpNumberOfBytesTransferred,
+				  BOOL bWait);
+TPIO_API BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
+TPIO_API BOOL CancelIo(HANDLE hFile);
+TPIO_API BOOL SetFileCompletionNotificationModes(HANDLE FileHandle,
+						 UCHAR Flags);
+
+/* ------------------------------------------------------------------ */
+/* Linux helpers                                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Wrap file descriptor @fd as a HANDLE (no ownership change, no system
+ * call): fd -1 gives INVALID_HANDLE_VALUE; another negative fd gives
+ * INVALID_HANDLE_VALUE too.
+ */
+TPIO_API HANDLE tpio_handle_from_fd(int fd);
+
+/*
+ * The file descriptor of a handle from tpio_handle_from_fd; -1 for
+ * INVALID_HANDLE_VALUE and for any handle that is not an fd handle
+ * (NULL, object handles), with last error ERROR_INVALID_HANDLE then.
+ */
+TPIO_API int tpio_fd_from_handle(HANDLE h);
+
+/*
+ * Deliver one completion to @io, produced outside the library's I/O engine:
+ * it goes through the arrival rule (pending > 0: queued and its callback
+ * runs with (@ov, @io_result, @bytes); else swallowed by a skipped start,
+ * or dropped). TRUE when the port accepted it (whatever the rule decided);
+ * when the port is full it waits for the workers to make room (a
+ * completion is never lost). FALSE + ERROR_INVALID_HANDLE for NULL or a
+ * closed @io. May be called from any thread, including callbacks.
+ */
+TPIO_API BOOL tpio_post_completion(PTP_IO io, LPOVERLAPPED ov,
+				   ULONG io_result, ULONG_PTR bytes);
+
+/*
+ * The transport of the current default port: "kmod" or "user"; NULL when
+ * no backend can be used (TPIO_BACKEND=kmod without a usable /dev/tpio, or
+ * an unknown TPIO_BACKEND value). Decided once per process, at first use.
+ */
+TPIO_API const char *tpio_backend(void);
+
+/*
+ * Worker threads of @pool (NULL: the default pool) that exist now, idle or
+ * busy. For tests and diagnostics.
+ */
+TPIO_API DWORD tpio_pool_thread_count(PTP_POOL pool);
+
+/*
+ * TP_IO objects of this process not yet freed (created and not closed, or
+ * closed and waiting for their last callback). For leak tests.
+ */
+TPIO_API ULONG tpio_io_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TPIO_H */

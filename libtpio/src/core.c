@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The TP_IO object and its accounting: every counter change is one atomic
+ * RMW of the object's state word with a rule of common/tpio_word.h.
+ * Start and Cancel take no lock and make no system call unless a Cancel
+ * drains an object that somebody waits on.
+ *
+ * Freeing (CloseThreadpoolIo's deferred release): exactly one thread frees
+ * a closing object once it is group-drained (pending == queued ==
+ * running == 0). Dekker-style, all seq_cst: the closer stores closing and
+ * then reads the word; a callback end or a Cancel RMWs the word and then
+ * reads closing. At least one of them sees both; a CAS on io->claim picks
+ * one. The struct may be reused as soon as it is freed, so each thread
+ * names the incarnation it saw while the object was surely alive (io->inc,
+ * read before its RMW): the claim CAS expects exactly that incarnation, and
+ * a late thread cannot free the object's next life.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+
+/* ---- type-stable TP_IO allocation ---- */
+
+#define IO_CHUNK 64
+
+static pthread_mutex_t slab_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct _TP_IO *slab_free;	/* protected by slab_mu */
+static _Atomic ULONG io_live;
+
+static struct _TP_IO *io_alloc(void)
+{
+	struct _TP_IO *io;
+
+	pthread_mutex_lock(&slab_mu);
+	if (!slab_free) {
+		struct _TP_IO *chunk = calloc(IO_CHUNK, sizeof(*chunk));
+		int i;
+
+		if (!chunk) {
+			pthread_mutex_unlock(&slab_mu);
+			return NULL;
+		}
+		/* never freed: a stale PTP_IO can always be read safely */
+		for (i = 0; i < IO_CHUNK; i++) {
+			chunk[i].free_next = slab_free;
+			slab_free = &chunk[i];
+		}
+	}
+	io = slab_free;
+	slab_free = io->free_next;
+	pthread_mutex_unlock(&slab_mu);
+	atomic_store(&io->closing, 0);
+	{
+		static _Atomic uint32_t next_inc;
+		uint32_t inc;
+
+		do {
+			inc = atomic_fetch_add(&next_inc, 1) & ~TPIO_IO_CLAIMED;
+		} while (!inc);
+		atomic_store(&io->claim, inc);
+		atomic_store(&io->inc, inc);
+	}
+	io->group = NULL;
+	io->g_next = io->g_prev = NULL;
+	io->g_hold = io->g_free_deferred = 0;
+	io->free_next = NULL;
+	atomic_fetch_add(&io_live, 1);
+	return io;
+}
+
+static void io_dealloc(struct _TP_IO *io)
+{
+	atomic_store(&io->magic, TPIO_IO_DEAD);
+	pthread_mutex_lock(&slab_mu);
+	io->free_next = slab_free;
+	slab_free = io;
+	pthread_mutex_unlock(&slab_mu);
+	atomic_fetch_sub(&io_live, 1);
+}
+
+ULONG tpio_io_count(void)
+{
+	return atomic_load(&io_live);
+}
+
+int tpio_io_valid(PTP_IO io)
+{
+	return io && !((uintptr_t)io & (_Alignof(struct _TP_IO) - 1)) &&
+	       atomic_load(&io->magic) == TPIO_IO_MAGIC;
+}
+
+__u64 tpio_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+/* ---- fd bindings: one live TP_IO per fd ---- */
+
+static pthread_mutex_t bind_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *bound;			/* [bound_len], protected by bind_mu */
+static size_t bound_len;
+
+static int fd_bind(int fd)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&bind_mu);
+	if ((size_t)fd >= bound_len) {
+		size_t n = bound_len ? bound_len : 1024;
+		uint8_t *b;
+
+		while (n <= (size_t)fd)
+			n *= 2;
+		b = realloc(bound, n);
+		if (!b) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memset(b + bound_len, 0, n - bound_len);
+		bound = b;
+		bound_len = n;
+	}
+	if (bound[fd])
+		ret = -EBUSY;
+	else
+		bound[fd] = 1;
+out:
+	pthread_mutex_unlock(&bind_mu);
+	return ret;
+}
+
+static void fd_unbind(int fd)
+{
+	pthread_mutex_lock(&bind_mu);
+	if (fd >= 0 && (size_t)fd < bound_len)
+		bound[fd] = 0;
+	pthread_mutex_unlock(&bind_mu);
+}
+
+/* ---- lifetime ---- */
+
+/* The last step of freeing: after group membership is settled. */
+void tpio_io_release(struct _TP_IO *io)
+{
+	struct _TP_POOL *pool = io->pool;
+	int ret, fd;
+
+	do {
+		ret = pool->port.t->io_close(&pool->port, io->handle);
+	} while (ret == -EAGAIN);	/* the kernel's bounded CAS gave up */
+	if (ret)
+		tpio_warn("IO_CLOSE of object %#x failed: %s", io->handle,
+			  strerror(-ret));
+	fd = atomic_exchange(&io->fd, -1);
+	if (fd >= 0)
+		fd_unbind(fd);
+	io_dealloc(io);
+	tpio_pool_del_io(pool);	/* last touch of the pool */
+}
+
+void tpio_io_free_now(struct _TP_IO *io)
+{
+	if (io->group && !tpio_group_remove(io))
+		return;	/* a group release holds it and frees it */
+	tpio_io_release(io);
+}
+
+void tpio_io_try_free(struct _TP_IO *io, uint32_t inc)
+{
+	uint32_t expect = inc;
+	__u64 w;
+
+	if (atomic_load(&io->inc) != inc || !atomic_load(&io->closing))
+		return;
+	w = tpio_word_load(__atomic_load_n(&io->word, __ATOMIC_ACQUIRE));
+	if (!tpio_w_drained(w, TPIO_DRAIN_GROUP))
+		return;
+	if (!atomic_compare_exchange_strong(&io->claim, &expect,
+					    inc | TPIO_IO_CLAIMED))
+		return;
+	tpio_io_free_now(io);
+}
+
+/* Wake drain sleepers if @w (the value after an RMW) asks for it. */
+static void maybe_wake(struct _TP_IO *io, struct tpio_port *port,
+		       uint32_t handle, __u64 w)
+{
+	(void)io;
+	if (tpio_w_waiters(w) && tpio_w_any_drained(w))
+		port->t->wake_io(port, handle);
+}
+
+void tpio_io_end(struct _TP_IO *io, int associated)
+{
+	struct tpio_port *port = &io->pool->port;
+	uint32_t handle = io->handle, inc = atomic_load(&io->inc);
+	__u64 w;
+
+	w = __atomic_sub_fetch(io->word, tpio_w_end_delta(associated),
+			       __ATOMIC_SEQ_CST);
+	maybe_wake(io, port, handle, w);
+	tpio_io_try_free(io, inc);
+}
+
+int tpio_drain(struct _TP_IO *io, uint32_t flags)
+{
+	struct tpio_port *port = &io->pool->port;
+	int ret;
+
+	do {
+		ret = port->t->drain(port, io->handle, flags, TPIO_INFINITE);
+	} while (ret == -EAGAIN || ret == -EINTR);
+	if (ret == -ENOENT)	/* closed meanwhile: a caller's misuse */
+		tpio_diag("DRAIN of object %#x: closed", io->handle);
+	else if (ret)
+		tpio_warn("DRAIN of object %#x failed: %s", io->handle,
+			  strerror(-ret));
+	return ret;
+}
+
+/* ---- the API ---- */
+
+static int env_check(PTP_CALLBACK_ENVIRON e)
+{
+	if (!e)
+		return 0;
+	if (e->Version != 1 && e->Version != 3)
+		return ERROR_INVALID_PARAMETER;
+	if (e->Version == 3 &&
+	    (unsigned int)e->CallbackPriority >= TP_CALLBACK_PRIORITY_INVALID)
+		return ERROR_INVALID_PARAMETER;
+	if (e->RaceDll || e->ActivationContext)
+		return ERROR_CALL_NOT_IMPLEMENTED;
+	if (e->Pool && !tpio_pool_valid(e->Pool))
+		return ERROR_INVALID_PARAMETER;
+	if (e->CleanupGroup && !tpio_group_valid(e->CleanupGroup))
+		return ERROR_INVALID_PARAMETER;
+	return 0;
+}
+
+PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
+			  PTP_CALLBACK_ENVIRON pcbe)
+{
+	struct _TP_POOL *pool;
+	struct _TP_IO *io;
+	DWORD err;
+	int fd, ret;
+
+	if (!tpio_transport_get()) {
+		SetLastError(ERROR_NOT_SUPPORTED);
+		return NULL;
+	}
+	fd = tpio_handle_is_fd(fl) ? tpio_fd_from_handle(fl) : -1;
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
+		SetLastError(ERROR_INVALID_HANDLE);
+		return NULL;
+	}
+	if (!pfnio) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	err = env_check(pcbe);
+	if (err) {
+		SetLastError(err);
+		return NULL;
+	}
+	pool = pcbe && pcbe->Pool ? pcbe->Pool : tpio_default_pool();
+	if (!pool)
+		return NULL;	/* last error set */
+	ret = fd_bind(fd);
+	if (ret) {
+		SetLastError(ret == -EBUSY ? ERROR_INVALID_PARAMETER :
+			     ERROR_NOT_ENOUGH_MEMORY);
+		return NULL;
+	}
+	io = io_alloc();
+	if (!io) {
+		fd_unbind(fd);
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return NULL;
+	}
+	atomic_store(&io->fd, fd);
+	io->pool = pool;
+	io->cb = pfnio;
+	io->ctx = pv;
+	io->prio = pcbe && pcbe->Version >= 3 ? pcbe->CallbackPriority :
+		   TP_CALLBACK_PRIORITY_NORMAL;
+	io->long_function = pcbe ? pcbe->u.s.LongFunction : 0;
+	io->persistent = pcbe ? pcbe->u.s.Persistent : 0;
+	io->finalization = pcbe ? pcbe->FinalizationCallback : NULL;
+	io->cancel_cb = pcbe ? pcbe->CleanupGroupCancelCallback : NULL;
+
+	ret = pool->port.t->io_create(&pool->port, (__u64)(uintptr_t)io,
+				      &io->handle);
+	if (ret) {
+		fd_unbind(fd);
+		io_dealloc(io);
+		SetLastError(ret == -ENOSPC ? ERROR_NOT_ENOUGH_MEMORY :
+			     tpio_win32_from_errno(-ret));
+		return NULL;
+	}
+	io->slot = TPIO_IO_SLOT(io->handle);
+	__atomic_store_n(&io->word, &pool->port.r.words[io->slot],
+			 __ATOMIC_RELEASE);
+	if (tpio_pool_add_io(pool, io)) {
+		pool->port.t->io_close(&pool->port, io->handle);
+		fd_unbind(fd);
+		io_dealloc(io);
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	atomic_store(&io->magic, TPIO_IO_MAGIC);
+	if (pcbe && pcbe->CleanupGroup)
+		tpio_group_add(pcbe->CleanupGroup, io);
+	return io;
+}
+
+VOID StartThreadpoolIo(PTP_IO pio)
+{
+	__u64 w, next;
+
+	if (!tpio_io_valid(pio)) {
+		tpio_diag("StartThreadpoolIo(%p): not a live TP_IO", (void *)pio);
+		return;
+	}
+	if (atomic_load_explicit(&pio->closing, memory_order_relaxed)) {
+		tpio_diag("StartThreadpoolIo(%p): object is closed", (void *)pio);
+		return;
+	}
+	w = tpio_word_load(pio->word);
+	do {
+		if (!tpio_w_start(w, &next)) {
+			tpio_warn("StartThreadpoolIo(%p): %u I/Os already pending, start refused",
+				  (void *)pio, tpio_w_pending(w));
+			SetLastError(ERROR_TOO_MANY_POSTS);
+			return;
+		}
+	} while (!__atomic_compare_exchange_n(pio->word, &w, next, 0,
+					      __ATOMIC_SEQ_CST,
+					      __ATOMIC_SEQ_CST));
+}
+
+VOID CancelThreadpoolIo(PTP_IO pio)
+{
+	struct tpio_port *port;
+	uint32_t handle, inc;
+	__u64 w, next;
+
+	if (!tpio_io_valid(pio)) {
+		tpio_diag("CancelThreadpoolIo(%p): not a live TP_IO", (void *)pio);
+		return;
+	}
+	/* after the RMW a closing object may be freed by another thread */
+	inc = atomic_load(&pio->inc);
+	port = &pio->pool->port;
+	handle = pio->handle;
+	w = tpio_word_load(pio->word);
+	do {
+		if (!tpio_w_cancel(w, &next)) {
+			tpio_diag("CancelThreadpoolIo(%p): nothing pending (ignored)",
+				  (void *)pio);
+			return;
+		}
+	} while (!__atomic_compare_exchange_n(pio->word, &w, next, 0,
+					      __ATOMIC_SEQ_CST,
+					      __ATOMIC_SEQ_CST));
+	maybe_wake(pio, port, handle, next);
+	tpio_io_try_free(pio, inc);
+}
+
+VOID WaitForThreadpoolIoCallbacks(PTP_IO pio, BOOL fCancelPendingCallbacks)
+{
+	struct _TP_CALLBACK_INSTANCE *inst = tpio_cur_instance;
+	uint32_t flags = fCancelPendingCallbacks ? TPIO_DRAIN_CANCEL : 0;
+
+	uint32_t inc;
+
+	if (!tpio_io_valid(pio)) {
+		tpio_diag("WaitForThreadpoolIoCallbacks(%p): not a live TP_IO",
+			  (void *)pio);
+		return;
+	}
+	inc = atomic_load(&pio->inc);
+	if (inst && inst->io == pio && inst->associated) {
+		tpio_diag("WaitForThreadpoolIoCallbacks(%p) from its own callback: not waiting for the caller",
+			  (void *)pio);
+		flags |= TPIO_DRAIN_SELF;
+	}
+	if (!(flags & TPIO_DRAIN_CANCEL) &&
+	    tpio_w_drained(tpio_word_load(pio->word), flags))
+		return;
+	tpio_drain(pio, flags);
+	tpio_io_try_free(pio, inc);
+}
+
+VOID CloseThreadpoolIo(PTP_IO pio)
+{
+	if (!tpio_io_valid(pio)) {
+		tpio_diag("CloseThreadpoolIo(%p): not a live TP_IO", (void *)pio);
+		return;
+	}
+	tpio_io_close_internal(pio, 0);
+}
+
+/*
+ * Release the fd binding, mark closing, free if drained. The binding goes
+ * first: once closing is set another thread may free (and reuse) the struct.
+ */
+void tpio_io_close_internal(struct _TP_IO *io, int from_group)
+{
+	uint32_t inc = atomic_load(&io->inc);
+	int fd;
+
+	if (atomic_load(&io->closing)) {
+		if (!from_group)
+			tpio_diag("CloseThreadpoolIo(%p): already closed",
+				  (void *)io);
+		return;
+	}
+	fd = atomic_exchange(&io->fd, -1);
+	if (fd >= 0)
+		fd_unbind(fd);
+	if (atomic_exchange(&io->closing, 1))
+		return;		/* a concurrent close won */
+	tpio_io_try_free(io, inc);
+}
+
+int tpio_post_retry(struct _TP_POOL *pool, struct tpio_completion *c)
+{
+	struct timespec ts = { 0, 50000 };
+	uint32_t done;
+	int tries = 0, ret;
+
+	for (;;) {
+		ret = pool->port.t->post(&pool->port, c, 1, &done);
+		if (!ret && done == 1)
+			return 0;
+		if (ret != -EAGAIN && ret)
+			return ret;
+		/* the port is full: move entries out of it, then retry */
+		tpio_pool_make_progress(pool);
+		if (++tries > 4)
+			nanosleep(&ts, NULL);
+		else
+			sched_yield();
+	}
+}
+
+BOOL tpio_post_completion(PTP_IO io, LPOVERLAPPED ov, ULONG io_result,
+			  ULONG_PTR bytes)
+{
+	struct tpio_completion c;
+	int ret;
+
+	if (!tpio_io_valid(io)) {
+		SetLastError(ERROR_INVALID_HANDLE);
+		return FALSE;
+	}
+	memset(&c, 0, sizeof(c));
+	c.io = io->handle;
+	c.status = io_result;
+	c.overlapped = (__u64)(uintptr_t)ov;
+	c.information = bytes;
+	ret = tpio_post_retry(io->pool, &c);
+	if (ret) {
+		SetLastError(ret == -ENOENT ? ERROR_INVALID_HANDLE :
+			     tpio_win32_from_errno(-ret));
+		return FALSE;
+	}
+	return TRUE;
+}

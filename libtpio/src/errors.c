@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Last error (thread-local), errno → Win32 mapping (SEMANTICS.md §7),
+ * diagnostics (TPIO_DEBUG=1).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+static __thread DWORD last_error;
+
+DWORD GetLastError(void)
+{
+	return last_error;
+}
+
+VOID SetLastError(DWORD dwErrCode)
+{
+	last_error = dwErrCode;
+}
+
+DWORD tpio_win32_from_errno(int err)
+{
+	switch (err) {
+	case 0:			return ERROR_SUCCESS;
+	case EBADF:		return ERROR_INVALID_HANDLE;
+	case EFAULT:		return ERROR_NOACCESS;
+	case EINVAL:		return ERROR_INVALID_PARAMETER;
+	case ENOMEM:		return ERROR_NOT_ENOUGH_MEMORY;
+	case ENOSPC:		return ERROR_NOT_ENOUGH_MEMORY;
+	case EPIPE:		return ERROR_BROKEN_PIPE;
+	case ECONNRESET:	return ERROR_NETNAME_DELETED;
+	case ECANCELED:		return ERROR_OPERATION_ABORTED;
+	case ENOENT:		return ERROR_INVALID_HANDLE;
+	case EACCES:
+	case EPERM:		return ERROR_ACCESS_DENIED;
+	case ETIMEDOUT:		return ERROR_TIMEOUT;
+	case ENOSYS:
+	case ENOTTY:
+	case ENODEV:
+	case ENXIO:		return ERROR_NOT_SUPPORTED;
+	case EAGAIN:		return ERROR_IO_PENDING;
+	default:		return ERROR_INVALID_FUNCTION;
+	}
+}
+
+int tpio_debug(void)
+{
+	static int cached = -1;
+	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		const char *s = getenv("TPIO_DEBUG");
+
+		v = s && *s && strcmp(s, "0") != 0;
+		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+static void vdiag(const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	fprintf(stderr, "libtpio: %s\n", buf);
+}
+
+/* Misuse the caller can survive: printed only with TPIO_DEBUG=1. */
+void tpio_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!tpio_debug())
+		return;
+	va_start(ap, fmt);
+	vdiag(fmt, ap);
+	va_end(ap);
+}
+
+/* Always printed: a limit was hit or a backend failed. */
+void tpio_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(fmt, ap);
+	va_end(ap);
+}
