@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: MIT
+#
+# tpio: one entry point. "make help" lists the targets.
+#
+# The module builds with kbuild from the top-level Kbuild file (kbuild reads
+# Kbuild, never this Makefile). Everything else builds under build/.
+#
+# KDIR     kernel build tree for "make module" and "make install": the
+#          running kernel's when its headers are installed, else the one of
+#          VM_KVER.
+# VM_KVER  the Debian kernel release the test VM boots (scripts/kver).
+# VM_KDIR  the build tree matching the VM kernel: "make check" and
+#          "make demo" build the module against it, whatever KDIR says.
+
+TOP      := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BUILD    := $(TOP)/build
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX   ?= /usr/local
+
+VM_KVER  ?= $(shell $(TOP)/scripts/kver 2>/dev/null)
+VM_KDIR  ?= /lib/modules/$(VM_KVER)/build
+HOST_KDIR := /lib/modules/$(shell uname -r)/build
+# "works": a configured tree, not a dangling build link
+KDIR     ?= $(if $(and $(wildcard $(HOST_KDIR)/Makefile),$(wildcard $(HOST_KDIR)/include/generated/autoconf.h)),$(HOST_KDIR),$(VM_KDIR))
+
+KSFT_STAMP := $(BUILD)/linux-source/.extracted
+CHECKPATCH := $(BUILD)/linux-source/scripts/checkpatch.pl
+DEMO_BIN   := $(BUILD)/demo/tpio-info
+
+DEMO_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -I$(TOP)/uapi
+
+.PHONY: all help setup module lib tests demo-tools check demo install \
+	clean distclean checkpatch kselftest-headers
+
+all: module lib tests demo-tools
+
+help:
+	@echo "make            module + library + tests (+ demo program)"
+	@echo "make setup      install build and VM dependencies (apt-get)"
+	@echo "make module     tpio.ko against KDIR=$(KDIR)"
+	@echo "make lib        libtpio (build/libtpio/)"
+	@echo "make tests      selftests (build/selftests/)"
+	@echo "make check      setup, build everything, run all test stages"
+	@echo "make demo       setup, build, boot the VM and show /dev/tpio"
+	@echo "make install    module into /lib/modules/<release>/extra, library into $(PREFIX)"
+	@echo "make checkpatch kernel style check of the module and the ABI headers"
+	@echo "make clean      remove build outputs (keeps build/debug-kernel)"
+	@echo "make distclean  remove build/ entirely"
+
+setup:
+	$(TOP)/scripts/setup
+
+module:
+	@test -f $(TOP)/Kbuild || { echo "make: $(TOP)/Kbuild is missing"; exit 1; }
+	@test -f $(KDIR)/Makefile || { echo "make: no kernel build tree at KDIR=$(KDIR) (run make setup)"; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(TOP) modules
+
+lib:
+	@test -f $(TOP)/libtpio/Makefile || { echo "make: libtpio/Makefile is missing"; exit 1; }
+	$(MAKE) -C $(TOP)/libtpio
+
+kselftest-headers: $(KSFT_STAMP)
+
+$(KSFT_STAMP):
+	$(TOP)/scripts/kselftest-headers $(BUILD)
+
+# The library tests link build/libtpio, so they wait for "lib".
+tests: lib $(KSFT_STAMP)
+	$(MAKE) -C $(TOP)/selftests
+
+demo-tools: $(DEMO_BIN)
+
+$(DEMO_BIN): $(TOP)/scripts/demo/tpio-info.c $(TOP)/uapi/linux/tpio.h
+	@mkdir -p $(dir $@)
+	$(CC) $(DEMO_CFLAGS) -static -o $@ $<
+
+# A failed build does not stop the tests: what was built still runs, and
+# the closing "N passed, N failed" line counts the build as one failure.
+check: setup
+	@rc=0; $(MAKE) -k -j$(JOBS) all KDIR=$(VM_KDIR) || rc=1; \
+	if [ $$rc -ne 0 ]; then $(TOP)/scripts/run-tests --build-failed; \
+	else $(TOP)/scripts/run-tests; fi
+
+demo: setup
+	$(MAKE) -j$(JOBS) module demo-tools KDIR=$(VM_KDIR)
+	cd $(TOP) && scripts/vm-run --module tpio.ko \
+		--files build/demo/tpio-info -- build/demo/tpio-info
+
+# The module goes to the release it was built for (its vermagic), which is
+# "uname -r" when KDIR is the running kernel's tree.
+install: module lib
+	@rel=$$(modinfo -F vermagic $(TOP)/tpio.ko | cut -d' ' -f1); \
+	test -n "$$rel" || { echo "make: cannot read tpio.ko's vermagic"; exit 1; }; \
+	echo "install tpio.ko -> $(DESTDIR)/lib/modules/$$rel/extra/"; \
+	install -D -m 0644 $(TOP)/tpio.ko $(DESTDIR)/lib/modules/$$rel/extra/tpio.ko && \
+	if [ -z "$(DESTDIR)" ]; then depmod -a $$rel; fi
+	@if grep -q '^install:' $(TOP)/libtpio/Makefile; then \
+		$(MAKE) -C $(TOP)/libtpio install PREFIX=$(PREFIX); \
+	else \
+		echo "make: libtpio has no install target; library not installed"; \
+		exit 1; \
+	fi
+
+# Cleaning tolerates parts that are missing.
+clean:
+	@if [ -f $(TOP)/Kbuild ] && [ -f $(KDIR)/Makefile ]; then \
+		$(MAKE) -C $(KDIR) M=$(TOP) clean; fi
+	@if [ -f $(TOP)/libtpio/Makefile ]; then $(MAKE) -C $(TOP)/libtpio clean; fi
+	@if [ -f $(TOP)/selftests/Makefile ]; then $(MAKE) -C $(TOP)/selftests clean; fi
+	@if [ -d $(BUILD) ]; then \
+		find $(BUILD) -mindepth 1 -maxdepth 1 ! -name debug-kernel \
+			-exec rm -rf {} +; fi
+
+distclean: clean
+	rm -rf $(BUILD)
+
+# An out-of-tree module must test LINUX_VERSION_CODE (kmod/compat.h): the
+# one checkpatch rule that assumes in-tree code is ignored.
+checkpatch: $(KSFT_STAMP)
+	cd $(TOP) && perl $(CHECKPATCH) --no-tree --ignore LINUX_VERSION_CODE -f \
+		$(wildcard kmod/*.c kmod/*.h) uapi/linux/tpio.h common/tpio_word.h
