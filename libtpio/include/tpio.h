@@ -83,26 +83,49 @@ typedef const WCHAR *LPCWSTR;
 #define NO_ERROR			0
 #define ERROR_INVALID_FUNCTION		1
 #define ERROR_FILE_NOT_FOUND		2
+#define ERROR_PATH_NOT_FOUND		3
+#define ERROR_TOO_MANY_OPEN_FILES	4
 #define ERROR_ACCESS_DENIED		5
 #define ERROR_INVALID_HANDLE		6
 #define ERROR_NOT_ENOUGH_MEMORY		8
 #define ERROR_OUTOFMEMORY		14
+#define ERROR_WRITE_PROTECT		19
+#define ERROR_SEEK			25
 #define ERROR_HANDLE_EOF		38
 #define ERROR_NOT_SUPPORTED		50
 #define ERROR_NETNAME_DELETED		64
+#define ERROR_FILE_EXISTS		80
 #define ERROR_INVALID_PARAMETER		87
 #define ERROR_BROKEN_PIPE		109
+#define ERROR_DISK_FULL			112
 #define ERROR_CALL_NOT_IMPLEMENTED	120
+#define ERROR_SEM_TIMEOUT		121
 #define ERROR_INSUFFICIENT_BUFFER	122
+#define ERROR_NEGATIVE_SEEK		131
+#define ERROR_BUSY			170
 #define ERROR_ALREADY_EXISTS		183
+#define ERROR_FILE_TOO_LARGE		223
+#define ERROR_NO_DATA			232
+#define ERROR_MORE_DATA			234
+#define ERROR_DIRECTORY			267
 #define ERROR_NOT_OWNER			288
 #define ERROR_TOO_MANY_POSTS		298
 #define ERROR_OPERATION_ABORTED		995
 #define ERROR_IO_INCOMPLETE		996
 #define ERROR_IO_PENDING		997
 #define ERROR_NOACCESS			998
+#define ERROR_IO_DEVICE			1117
 #define ERROR_NOT_FOUND			1168
+#define ERROR_CONNECTION_REFUSED	1225
+#define ERROR_ADDRESS_ALREADY_ASSOCIATED 1227
+#define ERROR_NETWORK_UNREACHABLE	1231
+#define ERROR_HOST_UNREACHABLE		1232
+#define ERROR_CONNECTION_ABORTED	1236
 #define ERROR_TIMEOUT			1460
+#define ERROR_NOT_CONNECTED		2250
+
+/* OVERLAPPED.Internal of an operation that has not completed */
+#define STATUS_PENDING			0x00000103
 
 /* WaitForSingleObject results and timeouts */
 #define WAIT_OBJECT_0		0x00000000U
@@ -118,7 +141,7 @@ typedef const WCHAR *LPCWSTR;
 
 /* The operation block of an overlapped I/O; its address is the completion value. */
 typedef struct _OVERLAPPED {
-	ULONG_PTR Internal;		/* status (Win32 error) once complete */
+	ULONG_PTR Internal;		/* STATUS_PENDING, then the Win32 status */
 	ULONG_PTR InternalHigh;		/* bytes transferred once complete */
 	union {
 		struct {
@@ -129,6 +152,14 @@ typedef struct _OVERLAPPED {
 	};
 	HANDLE hEvent;
 } OVERLAPPED, *LPOVERLAPPED;
+
+/*
+ * TRUE once the operation of @lpOverlapped has completed (an acquire load:
+ * InternalHigh and the buffer are then complete too).
+ */
+#define HasOverlappedIoCompleted(lpOverlapped) \
+	(__atomic_load_n(&(lpOverlapped)->Internal, __ATOMIC_ACQUIRE) != \
+	 STATUS_PENDING)
 
 typedef struct _SECURITY_ATTRIBUTES {
 	DWORD nLength;
@@ -507,28 +538,122 @@ TPIO_API VOID Sleep(DWORD dwMilliseconds);
 TPIO_API DWORD GetCurrentThreadId(void);
 
 /* ------------------------------------------------------------------ */
-/* Overlapped I/O: NOT IMPLEMENTED YET                                */
+/* Overlapped I/O (Documentation/io.rst)                              */
 /* ------------------------------------------------------------------ */
 
 /*
- * Declared so that ported code compiles; each fails with
- * ERROR_CALL_NOT_IMPLEMENTED (FALSE) until the io_uring engine lands.
- * Completions can be fed to a TP_IO meanwhile with tpio_post_completion.
+ * Rules shared by the calls below. An operation on a handle bound to a TP_IO
+ * (CreateThreadpoolIo) delivers its completion to that object: call
+ * StartThreadpoolIo before it, and CancelThreadpoolIo when the call fails at
+ * once (or succeeds at once on a skip-on-success handle). The OVERLAPPED,
+ * the buffer and the event must stay valid until the operation completes.
+ * OVERLAPPED.Internal is STATUS_PENDING while the operation runs, then its
+ * Win32 status (0 on success); InternalHigh is the byte count. hEvent, if
+ * not NULL, is reset when the operation starts and set when it completes;
+ * with bit 0 set (Windows' convention) the event is still set but no
+ * completion goes to the TP_IO. Handles not bound to a TP_IO work too:
+ * completion is then seen through GetOverlappedResult or the event.
+ * Errors are Win32 codes mapped from errno (Documentation/io.rst).
+ */
+
+/*
+ * Read up to @nNumberOfBytesToRead bytes. With @lpOverlapped:
+ * - regular files and block devices: at Offset/OffsetHigh; always FALSE +
+ *   ERROR_IO_PENDING [T]; a read at or past end of file completes with
+ *   ERROR_HANDLE_EOF and 0 bytes;
+ * - pipes and other streams: data already there → TRUE, *@lpNumberOfBytesRead
+ *   set, and the completion is still posted (unless skip-on-success); no
+ *   data → FALSE + ERROR_IO_PENDING; writer closed and drained → FALSE +
+ *   ERROR_BROKEN_PIPE at once, nothing posted; a pending read whose writer
+ *   closes completes with ERROR_BROKEN_PIPE and 0 bytes;
+ * - sockets: as pipes, except that an orderly shutdown by the peer is a
+ *   success with 0 bytes; a zero-byte read completes once data is readable.
+ * Immediate failures (ERROR_INVALID_HANDLE, ERROR_NOACCESS for a NULL
+ * buffer, a mapped errno) post nothing. Without @lpOverlapped: a blocking
+ * read(2) (a pipe at end of data fails with ERROR_BROKEN_PIPE).
  */
 TPIO_API BOOL ReadFile(HANDLE hFile, LPVOID lpBuffer,
 		       DWORD nNumberOfBytesToRead, LPDWORD lpNumberOfBytesRead,
 		       LPOVERLAPPED lpOverlapped);
+
+/*
+ * Write @nNumberOfBytesToWrite bytes; an overlapped write completes when all
+ * of them are written (or with the error that stopped it, InternalHigh
+ * saying how many went). Regular files at Offset/OffsetHigh, and pipes:
+ * always FALSE + ERROR_IO_PENDING [T]. Sockets: TRUE when the whole buffer
+ * was sent at once (completion still posted unless skip-on-success), else
+ * pending. A reader that closed gives ERROR_BROKEN_PIPE, never SIGPIPE.
+ * Without @lpOverlapped: a blocking write of everything.
+ */
 TPIO_API BOOL WriteFile(HANDLE hFile, LPCVOID lpBuffer,
 			DWORD nNumberOfBytesToWrite,
 			LPDWORD lpNumberOfBytesWritten,
 			LPOVERLAPPED lpOverlapped);
+
+/*
+ * The outcome of the operation of @lpOverlapped: TRUE with the byte count,
+ * or FALSE with its error as last error. While it is pending: with @bWait
+ * it blocks until the operation completes (a futex on
+ * lpOverlapped->Internal; the TP_IO's callback is separate and may run
+ * before or after); without, FALSE + ERROR_IO_INCOMPLETE. @hFile is not
+ * used.
+ */
 TPIO_API BOOL GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
 				  LPDWORD lpNumberOfBytesTransferred,
 				  BOOL bWait);
+
+/*
+ * Ask to cancel the pending operation @lpOverlapped on @hFile, or all of
+ * @hFile's pending operations (from any thread) when it is NULL. Returns
+ * at once; each cancelled operation still completes, with
+ * ERROR_OPERATION_ABORTED (0 bytes, or what a write had already written),
+ * and its callback runs. An operation that finishes before the cancel
+ * reaches it completes normally. FALSE + ERROR_NOT_FOUND when nothing
+ * matched ([T] also with NULL), ERROR_INVALID_HANDLE for a non-fd handle.
+ */
 TPIO_API BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
+
+/*
+ * As CancelIoEx(@hFile, NULL) but only for the operations that the calling
+ * thread issued. TRUE even when nothing matched (as documented by
+ * Microsoft); FALSE + ERROR_INVALID_HANDLE for a non-fd handle.
+ */
 TPIO_API BOOL CancelIo(HANDLE hFile);
+
+/*
+ * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: an operation on @FileHandle that
+ * succeeds at once (returns TRUE) posts no completion; the caller then
+ * calls CancelThreadpoolIo. FILE_SKIP_SET_EVENT_ON_HANDLE is accepted and
+ * has no effect (tpio never signals the file handle). [T] The mode belongs
+ * to the handle's TP_IO binding: call it after CreateThreadpoolIo; it ends
+ * with CloseThreadpoolIo. FALSE + ERROR_INVALID_PARAMETER for an unbound
+ * handle or unknown flags, ERROR_INVALID_HANDLE for a bad handle.
+ */
 TPIO_API BOOL SetFileCompletionNotificationModes(HANDLE FileHandle,
 						 UCHAR Flags);
+
+struct sockaddr;
+
+/*
+ * Accept a connection on the listening socket @hListen (the role of
+ * AcceptEx; Linux creates the socket). Always FALSE + ERROR_IO_PENDING, or
+ * an immediate failure. On success *@phAccepted (which must stay valid
+ * until completion) receives the new socket's handle (close-on-exec,
+ * blocking mode, not bound to any TP_IO) before the completion is posted;
+ * the byte count is 0. ERROR_NOT_SUPPORTED if @hListen is not a socket,
+ * ERROR_INVALID_PARAMETER for NULL @phAccepted or @lpOverlapped.
+ */
+TPIO_API BOOL tpio_accept(HANDLE hListen, HANDLE *phAccepted,
+			  LPOVERLAPPED lpOverlapped);
+
+/*
+ * Connect the socket @hSocket to @name (the role of ConnectEx; no prior
+ * bind needed, no data sent). The address is copied at the call. Always
+ * FALSE + ERROR_IO_PENDING, or an immediate failure; completes with 0 or
+ * e.g. ERROR_CONNECTION_REFUSED.
+ */
+TPIO_API BOOL tpio_connect(HANDLE hSocket, const struct sockaddr *name,
+			   int namelen, LPOVERLAPPED lpOverlapped);
 
 /* ------------------------------------------------------------------ */
 /* Linux helpers                                                      */
@@ -578,6 +703,12 @@ TPIO_API DWORD tpio_pool_thread_count(PTP_POOL pool);
  * closed and waiting for their last callback). For leak tests.
  */
 TPIO_API ULONG tpio_io_count(void);
+
+/*
+ * Overlapped operations of this process handed to the I/O engine and not
+ * yet complete (0 when the engine never started). For leak tests.
+ */
+TPIO_API ULONG tpio_io_ops_in_flight(void);
 
 #ifdef __cplusplus
 }

@@ -104,33 +104,33 @@ __u64 tpio_now_ns(void)
 /* ---- fd bindings: one live TP_IO per fd ---- */
 
 static pthread_mutex_t bind_mu = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t *bound;			/* [bound_len], protected by bind_mu */
+static struct _TP_IO **bound;		/* [bound_len], protected by bind_mu */
 static size_t bound_len;
 
-static int fd_bind(int fd)
+static int fd_bind(int fd, struct _TP_IO *io)
 {
 	int ret = 0;
 
 	pthread_mutex_lock(&bind_mu);
 	if ((size_t)fd >= bound_len) {
 		size_t n = bound_len ? bound_len : 1024;
-		uint8_t *b;
+		struct _TP_IO **b;
 
 		while (n <= (size_t)fd)
 			n *= 2;
-		b = realloc(bound, n);
+		b = realloc(bound, n * sizeof(*b));
 		if (!b) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		memset(b + bound_len, 0, n - bound_len);
+		memset(b + bound_len, 0, (n - bound_len) * sizeof(*b));
 		bound = b;
 		bound_len = n;
 	}
 	if (bound[fd])
 		ret = -EBUSY;
 	else
-		bound[fd] = 1;
+		bound[fd] = io;
 out:
 	pthread_mutex_unlock(&bind_mu);
 	return ret;
@@ -140,8 +140,32 @@ static void fd_unbind(int fd)
 {
 	pthread_mutex_lock(&bind_mu);
 	if (fd >= 0 && (size_t)fd < bound_len)
-		bound[fd] = 0;
+		bound[fd] = NULL;
 	pthread_mutex_unlock(&bind_mu);
+}
+
+/*
+ * The live object bound to @fd, for the I/O family: 0, or -ENOENT when
+ * none is. An object stays allocated while it is bound (the binding goes
+ * before io_dealloc), and its magic is stored after handle and pool, so
+ * under bind_mu a live magic means the copied fields are the object's.
+ */
+int tpio_io_from_fd(int fd, struct tpio_binding *b)
+{
+	struct _TP_IO *io;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&bind_mu);
+	io = fd >= 0 && (size_t)fd < bound_len ? bound[fd] : NULL;
+	if (io && atomic_load(&io->magic) == TPIO_IO_MAGIC &&
+	    !atomic_load(&io->closing)) {
+		b->io = io;
+		b->handle = io->handle;
+		b->pool = io->pool;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&bind_mu);
+	return ret;
 }
 
 /* ---- lifetime ---- */
@@ -274,19 +298,21 @@ PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
 	pool = pcbe && pcbe->Pool ? pcbe->Pool : tpio_default_pool();
 	if (!pool)
 		return NULL;	/* last error set */
-	ret = fd_bind(fd);
+	io = io_alloc();
+	if (!io) {
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return NULL;
+	}
+	ret = fd_bind(fd, io);
 	if (ret) {
+		io_dealloc(io);
 		SetLastError(ret == -EBUSY ? ERROR_INVALID_PARAMETER :
 			     ERROR_NOT_ENOUGH_MEMORY);
 		return NULL;
 	}
-	io = io_alloc();
-	if (!io) {
-		fd_unbind(fd);
-		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
-		return NULL;
-	}
 	atomic_store(&io->fd, fd);
+	atomic_store(&io->fd_kind, 0);
+	atomic_store(&io->notify_modes, 0);
 	io->pool = pool;
 	io->cb = pfnio;
 	io->ctx = pv;

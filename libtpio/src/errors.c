@@ -21,6 +21,11 @@ VOID SetLastError(DWORD dwErrCode)
 	last_error = dwErrCode;
 }
 
+/*
+ * The one errno → Win32 table (Documentation/io.rst lists it). Port and
+ * pool code map ENOSPC (no free object slot) to ERROR_NOT_ENOUGH_MEMORY
+ * themselves; here it is a full disk.
+ */
 DWORD tpio_win32_from_errno(int err)
 {
 	switch (err) {
@@ -28,19 +33,47 @@ DWORD tpio_win32_from_errno(int err)
 	case EBADF:		return ERROR_INVALID_HANDLE;
 	case EFAULT:		return ERROR_NOACCESS;
 	case EINVAL:		return ERROR_INVALID_PARAMETER;
-	case ENOMEM:		return ERROR_NOT_ENOUGH_MEMORY;
-	case ENOSPC:		return ERROR_NOT_ENOUGH_MEMORY;
+	case ENOMEM:
+	case ENOBUFS:		return ERROR_NOT_ENOUGH_MEMORY;
+	case ENOSPC:
+	case EDQUOT:		return ERROR_DISK_FULL;
 	case EPIPE:		return ERROR_BROKEN_PIPE;
 	case ECONNRESET:	return ERROR_NETNAME_DELETED;
-	case ECANCELED:		return ERROR_OPERATION_ABORTED;
-	case ENOENT:		return ERROR_INVALID_HANDLE;
+	case ECANCELED:
+	case EINTR:		return ERROR_OPERATION_ABORTED;
+	case ENOENT:		return ERROR_FILE_NOT_FOUND;
+	case ENOTDIR:		return ERROR_PATH_NOT_FOUND;
+	case EEXIST:		return ERROR_FILE_EXISTS;
+	case EISDIR:		return ERROR_DIRECTORY;
 	case EACCES:
 	case EPERM:		return ERROR_ACCESS_DENIED;
-	case ETIMEDOUT:		return ERROR_TIMEOUT;
+	case EROFS:		return ERROR_WRITE_PROTECT;
+	case EMFILE:
+	case ENFILE:		return ERROR_TOO_MANY_OPEN_FILES;
+	case EFBIG:		return ERROR_FILE_TOO_LARGE;
+	case ESPIPE:		return ERROR_SEEK;
+	case EOVERFLOW:		return ERROR_NEGATIVE_SEEK;
+	case EIO:		return ERROR_IO_DEVICE;
+	case EBUSY:		return ERROR_BUSY;
+	case EMSGSIZE:		return ERROR_MORE_DATA;
+	case ETIMEDOUT:		return ERROR_SEM_TIMEOUT;
+	case ECONNREFUSED:	return ERROR_CONNECTION_REFUSED;
+	case ECONNABORTED:	return ERROR_CONNECTION_ABORTED;
+	case ENOTCONN:
+	case ESHUTDOWN:		return ERROR_NOT_CONNECTED;
+	case EADDRINUSE:
+	case EISCONN:		return ERROR_ADDRESS_ALREADY_ASSOCIATED;
+	case ENETUNREACH:
+	case ENETDOWN:		return ERROR_NETWORK_UNREACHABLE;
+	case EHOSTUNREACH:	return ERROR_HOST_UNREACHABLE;
 	case ENOSYS:
 	case ENOTTY:
 	case ENODEV:
-	case ENXIO:		return ERROR_NOT_SUPPORTED;
+	case ENXIO:
+	case EOPNOTSUPP:
+	case ENOTSOCK:
+	case EAFNOSUPPORT:	return ERROR_NOT_SUPPORTED;
+	/* the I/O family turns EAGAIN into a pending operation: never a result */
 	case EAGAIN:		return ERROR_IO_PENDING;
 	default:		return ERROR_INVALID_FUNCTION;
 	}

@@ -20,6 +20,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 #include <linux/tpio.h>
 #include "tpio_word.h"
 #include "tpio.h"
@@ -126,6 +128,8 @@ struct _TP_IO {
 	PTP_WIN32_IO_CALLBACK cb;
 	PVOID ctx;
 	_Atomic int fd;			/* bound fd, -1 once unbound */
+	_Atomic uint8_t fd_kind;	/* TPIO_FD_*, cached by the I/O family */
+	_Atomic uint8_t notify_modes;	/* SetFileCompletionNotificationModes */
 	TP_CALLBACK_PRIORITY prio;
 	int long_function;
 	int persistent;
@@ -176,6 +180,15 @@ TPIO_HIDDEN __u64 tpio_now_ns(void);
 TPIO_HIDDEN int tpio_post_retry(struct _TP_POOL *pool,
 				struct tpio_completion *c);
 
+/* the binding of an fd, as tpio_io_from_fd copies it under its lock */
+struct tpio_binding {
+	struct _TP_IO *io;
+	uint32_t handle;		/* io->handle */
+	struct _TP_POOL *pool;		/* io->pool */
+};
+
+TPIO_HIDDEN int tpio_io_from_fd(int fd, struct tpio_binding *b);
+
 /* ---- ring.c (pool->mu held) ---- */
 TPIO_HIDDEN void tpio_pull_ring(struct _TP_POOL *pool);
 TPIO_HIDDEN int tpio_pick(struct _TP_POOL *pool, struct tpio_cqe *out);
@@ -188,6 +201,63 @@ TPIO_HIDDEN void tpio_pool_del_io(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_pool_make_progress(struct _TP_POOL *pool);
 TPIO_HIDDEN BOOL tpio_pool_may_run_long(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_run_instance_actions(struct _TP_CALLBACK_INSTANCE *inst);
+
+/* ---- the I/O family: overlapped.c, socket.c, uring.c ---- */
+
+/* what an fd is, for the I/O family (0: not known yet) */
+enum { TPIO_FD_FILE = 1, TPIO_FD_STREAM, TPIO_FD_SOCKET };
+
+/* what an engine operation does */
+enum tpio_op_kind {
+	TPIO_OP_READ,			/* read(2) at off (files) or -1 */
+	TPIO_OP_WRITE,			/* write(2) at off (files) or -1 */
+	TPIO_OP_RECV,
+	TPIO_OP_SEND,
+	TPIO_OP_ACCEPT,
+	TPIO_OP_CONNECT,
+	TPIO_OP_POLLIN,			/* a zero-byte socket read */
+};
+
+/*
+ * One overlapped operation, as the I/O family hands it to the engine. The
+ * engine copies it; ov, buf, accepted and event must stay valid until the
+ * operation completes (the Windows rule).
+ */
+struct tpio_io_req {
+	int fd;
+	uint8_t kind;			/* enum tpio_op_kind */
+	uint8_t fd_kind;		/* TPIO_FD_* */
+	uint8_t skip;			/* no post of a success at once */
+	DWORD eof_status;		/* a read of 0 bytes (len > 0) ends so */
+	void *buf;
+	uint32_t len;
+	uint32_t done;			/* bytes already transferred */
+	uint64_t off;
+	LPOVERLAPPED ov;
+	HANDLE event;			/* set at completion, or NULL */
+	struct _TP_POOL *pool;		/* post the completion there, or NULL */
+	uint32_t io;			/* to this transport object */
+	DWORD tid;			/* the issuing thread (CancelIo) */
+	HANDLE *accepted;		/* TPIO_OP_ACCEPT: the new socket */
+	uint32_t addrlen;		/* TPIO_OP_CONNECT */
+	struct sockaddr_storage addr;
+};
+
+#define TPIO_STATUS_PENDING	0x103	/* OVERLAPPED.Internal while pending */
+
+TPIO_HIDDEN int tpio_engine_submit(const struct tpio_io_req *r);
+TPIO_HIDDEN unsigned int tpio_engine_cancel(int fd, LPOVERLAPPED ov,
+					    DWORD tid);
+/* weak: see pool_destroy */
+TPIO_HIDDEN void tpio_engine_forget_pool(struct _TP_POOL *pool)
+	__attribute__((weak));
+TPIO_HIDDEN void tpio_ov_finish(LPOVERLAPPED ov, HANDLE event, DWORD status,
+				ULONG_PTR bytes);
+TPIO_HIDDEN DWORD tpio_req_init(struct tpio_io_req *r, HANDLE h,
+				LPOVERLAPPED ov, enum tpio_op_kind kind);
+TPIO_HIDDEN BOOL tpio_req_pend(struct tpio_io_req *r);
+TPIO_HIDDEN BOOL tpio_req_fail(struct tpio_io_req *r, DWORD err);
+TPIO_HIDDEN ssize_t tpio_stream_read_nowait(int fd, void *buf, size_t len);
 
 /* ---- env.c ---- */
 TPIO_HIDDEN int tpio_group_remove(struct _TP_IO *io);

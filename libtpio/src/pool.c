@@ -380,6 +380,13 @@ static void pool_destroy(struct _TP_POOL *pool)
 	struct tpio_entry *e;
 	uint32_t i;
 
+	/*
+	 * Engine operations still in flight must not post to a freed port.
+	 * Weak: a static program that issues no I/O links no engine (and no
+	 * liburing), and then has nothing to forget.
+	 */
+	if (tpio_engine_forget_pool)
+		tpio_engine_forget_pool(pool);
 	pool->magic = 0;
 	for (i = 0; i < pool->port.r.max_objects; i++) {
 		while ((e = pool->slots[i].head)) {
