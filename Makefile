@@ -29,10 +29,10 @@ DEMO_BIN   := $(BUILD)/demo/tpio-info
 
 DEMO_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -I$(TOP)/uapi
 
-.PHONY: all help setup module lib tests demo-tools check demo install \
+.PHONY: all help setup module lib tests examples demo-tools check demo install \
 	clean distclean checkpatch kselftest-headers conformance check-debug
 
-all: module lib tests demo-tools
+all: module lib tests examples demo-tools
 
 help:
 	@echo "make            module + library + tests (+ demo program)"
@@ -43,7 +43,8 @@ help:
 	@echo "make check      setup, build everything, run all test stages"
 	@echo "make check-debug the VM stage on a lockdep+KASAN+kmemleak kernel"
 	@echo "make conformance the Wine-differential suite (Wine as reference)"
-	@echo "make demo       setup, build, boot the VM and show /dev/tpio"
+	@echo "make demo       setup, build, examples under load natively and in the VM, report"
+	@echo "make examples   the example programs (build/examples/)"
 	@echo "make install    module into /lib/modules/<release>/extra, library into $(PREFIX)"
 	@echo "make checkpatch kernel style check of the module and the ABI headers"
 	@echo "make clean      remove build outputs (keeps build/debug-kernel)"
@@ -70,6 +71,9 @@ $(KSFT_STAMP):
 tests: lib $(KSFT_STAMP)
 	$(MAKE) -C $(TOP)/selftests
 	$(MAKE) -C $(TOP)/conformance linux
+
+examples: lib
+	$(MAKE) -C $(TOP)/examples
 
 demo-tools: $(DEMO_BIN)
 
@@ -103,10 +107,14 @@ conformance: setup
 	$(MAKE) -j$(JOBS) lib
 	$(MAKE) -C $(TOP)/conformance run
 
+# The main job: the module's ABI answering in the VM, then the examples
+# under load from the bundled client, natively (user backend) and in the
+# VM (kmod backend), and a short report (examples/demo).
 demo: setup
-	$(MAKE) -j$(JOBS) module demo-tools KDIR=$(VM_KDIR)
+	$(MAKE) -j$(JOBS) module lib demo-tools KDIR=$(VM_KDIR)
 	cd $(TOP) && scripts/vm-run --module tpio.ko \
 		--files build/demo/tpio-info -- build/demo/tpio-info
+	cd $(TOP) && examples/demo
 
 # The module goes to the release it was built for (its vermagic), which is
 # "uname -r" when KDIR is the running kernel's tree.
