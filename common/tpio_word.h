@@ -81,13 +81,20 @@ static inline int tpio_w_cancel(__u64 w, __u64 *next)
 }
 
 /*
- * A completion arrives: with pending > 0 it becomes queued (returns 1);
- * otherwise the caller consults the object's skipped count, then drops it.
+ * A completion arrives. Returns 1 with pending > 0: it becomes queued;
+ * 0 with nothing pending: the caller consults the object's skipped count,
+ * then drops it; -1 when the object already has TPIO_W_MAX(QUEUED)
+ * completions waiting for a callback: nothing may change, the poster must
+ * retry once callbacks have started (back-pressure, never a lost
+ * completion: queued is not bounded by the ring, because a scheduler may
+ * take entries out of the ring before their callbacks start).
  */
 static inline int tpio_w_arrive(__u64 w, __u64 *next)
 {
-	if (!tpio_w_pending(w) || tpio_w_queued(w) == TPIO_W_MAX(QUEUED))
+	if (!tpio_w_pending(w))
 		return 0;
+	if (tpio_w_queued(w) == TPIO_W_MAX(QUEUED))
+		return -1;
 	*next = w - TPIO_W_ONE(PENDING) + TPIO_W_ONE(QUEUED);
 	return 1;
 }

@@ -165,8 +165,9 @@ static void tpio_queue_entry(struct tpio_port *port, struct tpio_io *obj,
 
 /*
  * Applies the arrival rule to one completion. Returns TPIO_POSTED_* or
- * -EAGAIN when the port is full (nothing applied) or the word kept
- * changing under the compare-and-swap.
+ * -EAGAIN, with nothing applied, when the port is full, when the object
+ * already has the most queued completions its word can count, or when the
+ * word kept changing under the compare-and-swap.
  */
 static int tpio_post_one(struct tpio_port *port,
 			 const struct tpio_completion *c)
@@ -176,7 +177,7 @@ static int tpio_post_one(struct tpio_port *port,
 	bool to_ring;
 	s64 old;
 	u64 next;
-	int tries;
+	int tries, ret;
 
 	lockdep_assert_held(&port->lock);
 	/* freed by an earlier skipped completion of the same batch */
@@ -193,8 +194,11 @@ static int tpio_post_one(struct tpio_port *port,
 	word = tpio_word(port, obj->slot);
 	old = atomic64_read(word);
 	for (tries = 0; tries < TPIO_CAS_TRIES; tries++) {
-		if (!tpio_w_arrive(old, &next))
+		ret = tpio_w_arrive(old, &next);
+		if (!ret)
 			return tpio_post_unqueued(port, obj);
+		if (ret < 0)	/* the object's queued count is full */
+			return -EAGAIN;
 		/* room is checked before the word changes: no lost entry */
 		to_ring = !port->ovf_count && tpio_ring_room(port);
 		if (!to_ring && port->ovf_count == port->ring_entries)

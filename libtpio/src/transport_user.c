@@ -287,8 +287,13 @@ static int arrive_one(struct uport *u, struct tpio_completion *c)
 	 * of it is queued even if its word says pending (a Start after close).
 	 */
 	for (;;) {
-		if (s->state == SLOT_ZOMBIE || !tpio_w_arrive(w, &next))
+		int arrive = s->state == SLOT_ZOMBIE ? 0 :
+			     tpio_w_arrive(w, &next);
+
+		if (!arrive)
 			break;
+		if (arrive < 0)	/* the object's queued count is full */
+			return -EAGAIN;
 		/* afterwards: overflow list non-empty implies the ring is full */
 		if (u->ovf_count && ring_used(u) < u->entries)
 			flush_overflow(u);

@@ -378,6 +378,43 @@ TEST(garbage_head)
 	port_close(&p);
 }
 
+/*
+ * An object whose word already counts the most queued completions it can
+ * (queued is not bounded by the ring: a library may take entries out of
+ * the ring before their callbacks start): POST refuses with EAGAIN and
+ * applies nothing, so the completion is never lost; once a callback
+ * starts, the same post is queued.
+ */
+TEST(queued_limit_is_eagain)
+{
+	struct port p = { .fd = -1 };
+	__u64 full, w;
+	__u32 io, res;
+
+	PORT_OPEN(&p, 8, 2);
+	ASSERT_EQ(0, io_create(p.fd, 1, &io));
+	w = word_load(&p, io);
+	full = w + TPIO_W_ONE(PENDING) +
+	       (__u64)TPIO_W_MAX(QUEUED) * TPIO_W_ONE(QUEUED);
+	__atomic_store_n(word_of(&p, io), full, __ATOMIC_SEQ_CST);
+
+	res = 0;
+	EXPECT_EQ(-1, post_one(p.fd, io, 7, &res));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(full, word_load(&p, io));
+	EXPECT_EQ(0, tail_load(&p));
+
+	/* a callback starts (queued--): now the post is applied */
+	__atomic_fetch_sub(word_of(&p, io), TPIO_W_ONE(QUEUED), __ATOMIC_SEQ_CST);
+	ASSERT_EQ(0, post_one(p.fd, io, 7, &res));
+	EXPECT_EQ(TPIO_POSTED_QUEUED, res);
+	w = word_load(&p, io);
+	EXPECT_EQ(0, tpio_w_pending(w));
+	EXPECT_EQ(TPIO_W_MAX(QUEUED), tpio_w_queued(w));
+	EXPECT_EQ(1, tail_load(&p));
+	port_close(&p);
+}
+
 TEST(skip_rule)
 {
 	struct port p = { .fd = -1 };

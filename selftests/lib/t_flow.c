@@ -177,6 +177,80 @@ TEST_F(tp, backlog_larger_than_ring)
 	close(pfd2[1]);
 }
 
+/*
+ * One object with more completions waiting for a callback than its state
+ * word can count (65535): the post beyond the limit waits (back-pressure)
+ * instead of dropping the completion, and every callback runs once the
+ * only worker is free again.
+ */
+#define QLIMIT_POSTS	(65535 + 2000)
+
+struct qlimit_poster {
+	PTP_IO io;
+	OVERLAPPED ov;
+	atomic_int posted;
+	atomic_int failed;
+};
+
+static void qlimit_post_all(void *arg)
+{
+	struct qlimit_poster *qp = arg;
+	int i;
+
+	for (i = 0; i < QLIMIT_POSTS; i++) {
+		if (!tpio_post_completion(qp->io, &qp->ov, 0, 1))
+			atomic_fetch_add(&qp->failed, 1);
+		atomic_fetch_add(&qp->posted, 1);
+	}
+}
+
+TEST_F(tp, queued_limit_is_backpressure)
+{
+	static struct probe p, busy;
+	static struct qlimit_poster qp;
+	static struct gate g;
+	OVERLAPPED bov = { 0 };
+	PTP_IO io_busy;
+	struct bg poster;
+	int i, pfd2[2], posted;
+
+	gate_init(&g);
+	probe_init(&busy, act_block);
+	busy.gate = &g;
+	probe_init(&p, NULL);
+	memset(&qp, 0, sizeof(qp));
+	SetThreadpoolThreadMaximum(self->pool, 1);
+	ASSERT_EQ(0, pipe(pfd2));
+	io_busy = CreateThreadpoolIo(tpio_handle_from_fd(pfd2[0]), probe_cb,
+				     &busy, &self->env);
+	ASSERT_NE(NULL, io_busy);
+	qp.io = CreateThreadpoolIo(self->h, probe_cb, &p, &self->env);
+	ASSERT_NE(NULL, qp.io);
+	StartThreadpoolIo(io_busy);
+	ASSERT_EQ(TRUE, tpio_post_completion(io_busy, &bov, 0, 0));
+	ASSERT_TRUE(wait_count(&busy.started, 1, RELEASED_MS));
+
+	for (i = 0; i < QLIMIT_POSTS; i++)
+		StartThreadpoolIo(qp.io);
+	ASSERT_TRUE(bg_start(&poster, qlimit_post_all, &qp));
+	/* the worker is blocked: the poster must stop at the limit */
+	EXPECT_EQ(ETIMEDOUT, bg_join(&poster, 2000));
+	posted = atomic_load(&qp.posted);
+	EXPECT_GE(posted, 65535);
+	EXPECT_LT(posted, QLIMIT_POSTS);
+	EXPECT_EQ(0, atomic_load(&p.started));
+	gate_open(&g);
+	EXPECT_EQ(0, bg_join(&poster, 120000));
+	EXPECT_EQ(0, atomic_load(&qp.failed));
+	WaitForThreadpoolIoCallbacks(qp.io, FALSE);
+	EXPECT_EQ(QLIMIT_POSTS, atomic_load(&p.finished));
+	WaitForThreadpoolIoCallbacks(io_busy, FALSE);
+	CloseThreadpoolIo(qp.io);
+	CloseThreadpoolIo(io_busy);
+	close(pfd2[0]);
+	close(pfd2[1]);
+}
+
 /* Several threads in Wait(F) on one object are all released by one drain. */
 TEST_F(tp, several_waiters_released_together)
 {
