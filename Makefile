@@ -30,7 +30,8 @@ DEMO_BIN   := $(BUILD)/demo/tpio-info
 DEMO_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -I$(TOP)/uapi
 
 .PHONY: all help setup module lib tests examples demo-tools check demo install \
-	clean distclean checkpatch kselftest-headers conformance check-debug
+	clean distclean checkpatch kselftest-headers conformance check-debug \
+	bench
 
 all: module lib tests examples demo-tools
 
@@ -43,6 +44,7 @@ help:
 	@echo "make check      setup, build everything, run all test stages"
 	@echo "make check-debug the VM stage on a lockdep+KASAN+kmemleak kernel"
 	@echo "make conformance the Wine-differential suite (Wine as reference)"
+	@echo "make bench      benchmarks against peers: tables and plots in bench/results/"
 	@echo "make demo       setup, build, examples under load natively and in the VM, report"
 	@echo "make examples   the example programs (build/examples/)"
 	@echo "make install    module into /lib/modules/<release>/extra, library into $(PREFIX)"
@@ -102,6 +104,12 @@ check-debug: setup
 	$(MAKE) -C $(DEBUG_TREE) M=$(DEBUG_MOD) modules
 	cd $(TOP) && TPIO_VM_KERNEL=$(DEBUG_TREE)/arch/x86/boot/bzImage \
 		TPIO_MODULE=$(DEBUG_MOD)/tpio.ko scripts/run-tests --stage vm
+
+# Benchmarks against peers, natively and in the VM (bench/README.md,
+# Documentation/performance.md); bench/setup installs their extra packages.
+bench: setup
+	$(MAKE) -j$(JOBS) module lib KDIR=$(VM_KDIR)
+	$(MAKE) -C $(TOP)/bench run
 
 conformance: setup
 	$(MAKE) -j$(JOBS) lib
