@@ -4,20 +4,22 @@
  * Windows (built with mingw-w64, run under Wine: the reference) and Linux
  * (built against libtpio).
  *
- * The fixture is a pipe whose read end is bound to a TP_IO:
+ * The fixture is a pipe whose read end is bound to a TP_IO, and every
+ * "I/O" is a real overlapped ReadFile on that end:
  *  - Windows: an overlapped byte-mode named pipe (server end, bound) and a
- *    synchronous client end. port_read_issue() issues an overlapped 1..n
- *    byte ReadFile on the server end, which must go pending;
- *    port_complete() writes n bytes on the client end, which completes the
- *    oldest pending read, so callers complete reads in the order they
- *    issued them.
- *  - Linux: pipe2() and tpio_handle_from_fd(). libtpio has no ReadFile yet
- *    (the io_uring engine is a later issue), so until it exists the Linux
- *    side drives completions by posting them: port_read_issue() does
- *    nothing and port_complete() is tpio_post_completion(io, ov, 0, n),
- *    which goes through the same arrival rule as a real completion.
- *    Scenarios that need real I/O semantics are listed in
- *    conformance/needs-io.txt instead.
+ *    synchronous client end (the writer);
+ *  - Linux: pipe2(O_CLOEXEC), the read end wrapped by tpio_handle_from_fd()
+ *    and read with libtpio's ReadFile; the writer is the other end.
+ * port_read_issue() issues an overlapped 1..n byte ReadFile, which must go
+ * pending; port_complete() writes n bytes on the writer and waits until
+ * one more of the reads issued through port_read_issue() has completed
+ * (HasOverlappedIoCompleted), so that each write completes exactly one
+ * read before the next write. Which of several pending reads a write
+ * completes is up to the system: the scenarios that print it keep one
+ * read pending at a time, and io.c checks the order on its own.
+ * port_pipe_close() cancels and waits for any read still pending, so no
+ * completion writes into a freed OVERLAPPED. port_file_open() makes a
+ * temporary regular file for overlapped reads at an offset.
  *
  * Besides the fixture: threads that can be joined with a time limit (a
  * thread stuck in a Wine hang is left behind, and the program ends with
@@ -29,13 +31,16 @@
 #define CONFORMANCE_PORT_H
 
 #if !defined(_WIN32) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE		/* pipe2 */
+#define _GNU_SOURCE		/* pipe2, mkostemp */
 #endif
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PORT_MAX_READS	64	/* reads issued on one pipe */
+#define PORT_LONG_MS	5000	/* "forever" for a read to complete */
 
 #ifdef _WIN32
 
@@ -48,7 +53,10 @@
 
 struct port_pipe {
 	HANDLE rd;	/* server end, FILE_FLAG_OVERLAPPED, bound to the TP_IO */
-	HANDLE wr;	/* client end, synchronous */
+	HANDLE wr;	/* client end, synchronous; NULL once closed */
+	OVERLAPPED *issued[PORT_MAX_READS];	/* reads issued, in order */
+	int n_issued;
+	int n_written;	/* port_complete() calls */
 };
 
 static inline void port_init(void)
@@ -63,6 +71,7 @@ static inline int port_pipe_open(struct port_pipe *p)
 	char name[96];
 	OVERLAPPED ov;
 
+	memset(p, 0, sizeof(*p));
 	snprintf(name, sizeof(name), "\\\\.\\pipe\\tpio-conformance-%lu-%ld",
 		 GetCurrentProcessId(), InterlockedIncrement(&serial));
 	p->rd = CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
@@ -92,38 +101,63 @@ static inline HANDLE port_pipe_handle(struct port_pipe *p)
 	return p->rd;
 }
 
-static inline void port_pipe_close(struct port_pipe *p)
+/* Write @n bytes of @data on the writer end; 0 on success. */
+static inline int port_write(struct port_pipe *p, const void *data, DWORD n)
 {
-	CloseHandle(p->wr);
-	CloseHandle(p->rd);
-}
+	DWORD done = 0;
 
-/* Issue an overlapped read of @n bytes; 0 when it went pending. */
-static inline int port_read_issue(struct port_pipe *p, OVERLAPPED *ov,
-				  void *buf, DWORD n)
-{
-	if (ReadFile(p->rd, buf, n, NULL, ov)) {
-		fprintf(stderr, "port: ReadFile completed at once\n");
-		return -1;
-	}
-	if (GetLastError() != ERROR_IO_PENDING) {
-		fprintf(stderr, "port: ReadFile failed: %lu\n", GetLastError());
+	if (!WriteFile(p->wr, data, n, &done, NULL) || done != n) {
+		fprintf(stderr, "port: WriteFile failed: %lu\n", GetLastError());
 		return -1;
 	}
 	return 0;
 }
 
-/* Complete the oldest pending read with @n bytes (success). */
-static inline void port_complete(struct port_pipe *p, PTP_IO io,
-				 OVERLAPPED *ov, DWORD n)
+/* Close the writer end: the reader sees a broken pipe. */
+static inline void port_close_writer(struct port_pipe *p)
 {
-	static const char data[64];
-	DWORD done = 0;
+	if (p->wr)
+		CloseHandle(p->wr);
+	p->wr = NULL;
+}
 
-	(void)io;
-	(void)ov;
-	if (!WriteFile(p->wr, data, n, &done, NULL) || done != n)
-		fprintf(stderr, "port: WriteFile failed: %lu\n", GetLastError());
+static inline void port_close_reader(struct port_pipe *p)
+{
+	CloseHandle(p->rd);
+}
+
+/*
+ * A temporary regular file holding @n bytes of @data, opened for
+ * overlapped I/O (FILE_FLAG_OVERLAPPED) and deleted when closed;
+ * INVALID_HANDLE_VALUE on failure.
+ */
+static inline HANDLE port_file_open(const void *data, DWORD n)
+{
+	char dir[MAX_PATH], path[MAX_PATH];
+	DWORD done = 0;
+	HANDLE h;
+	BOOL ok;
+
+	if (!GetTempPathA(sizeof(dir), dir) ||
+	    !GetTempFileNameA(dir, "tpc", 0, path))
+		return INVALID_HANDLE_VALUE;
+	h = CreateFileA(path, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
+	if (h == INVALID_HANDLE_VALUE)
+		return h;
+	ok = WriteFile(h, data, n, &done, NULL) && done == n;
+	CloseHandle(h);
+	if (!ok) {
+		DeleteFileA(path);
+		return INVALID_HANDLE_VALUE;
+	}
+	return CreateFileA(path, GENERIC_READ | GENERIC_WRITE, 0, NULL,
+			   OPEN_EXISTING,
+			   FILE_FLAG_OVERLAPPED | FILE_FLAG_DELETE_ON_CLOSE, NULL);
+}
+
+static inline void port_file_close(HANDLE h)
+{
+	CloseHandle(h);
 }
 
 typedef struct port_thread {
@@ -214,6 +248,7 @@ static inline void port_exit(int rc)
 #else /* Linux, libtpio */
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -222,7 +257,10 @@ static inline void port_exit(int rc)
 #define PORT_SIDE "tpio"
 
 struct port_pipe {
-	int fds[2];
+	int fds[2];	/* [0] bound to the TP_IO; [1] the writer, -1 once closed */
+	OVERLAPPED *issued[PORT_MAX_READS];	/* reads issued, in order */
+	int n_issued;
+	int n_written;	/* port_complete() calls */
 };
 
 static inline void port_init(void)
@@ -238,6 +276,7 @@ static inline void port_init(void)
 
 static inline int port_pipe_open(struct port_pipe *p)
 {
+	memset(p, 0, sizeof(*p));
 	return pipe2(p->fds, O_CLOEXEC);
 }
 
@@ -246,33 +285,63 @@ static inline HANDLE port_pipe_handle(struct port_pipe *p)
 	return tpio_handle_from_fd(p->fds[0]);
 }
 
-static inline void port_pipe_close(struct port_pipe *p)
+/* Write @n bytes of @data on the writer end; 0 on success. */
+static inline int port_write(struct port_pipe *p, const void *data, DWORD n)
 {
-	close(p->fds[1]);
-	close(p->fds[0]);
-}
+	const char *d = data;
+	ssize_t r;
 
-/* No ReadFile in libtpio yet: the "I/O" exists only as a later post. */
-static inline int port_read_issue(struct port_pipe *p, OVERLAPPED *ov,
-				  void *buf, DWORD n)
-{
-	(void)p; (void)ov; (void)buf; (void)n;
+	while (n) {
+		r = write(p->fds[1], d, n);
+		if (r < 0) {
+			fprintf(stderr, "port: write failed: %s\n", strerror(errno));
+			return -1;
+		}
+		d += r;
+		n -= (DWORD)r;
+	}
 	return 0;
 }
 
-/*
- * The completion of @ov with @n bytes, posted through the arrival rule.
- * A refusal is reported on stderr only: after the object was freed (a
- * closed object whose only remaining I/O was skipped) a real completion
- * would be swallowed by the port, which is what the transcript checks.
- */
-static inline void port_complete(struct port_pipe *p, PTP_IO io,
-				 OVERLAPPED *ov, DWORD n)
+/* Close the writer end: the reader sees a broken pipe. */
+static inline void port_close_writer(struct port_pipe *p)
 {
-	(void)p;
-	if (!tpio_post_completion(io, ov, 0, n))
-		fprintf(stderr, "port: tpio_post_completion refused: %u\n",
-			GetLastError());
+	if (p->fds[1] >= 0)
+		close(p->fds[1]);
+	p->fds[1] = -1;
+}
+
+static inline void port_close_reader(struct port_pipe *p)
+{
+	close(p->fds[0]);
+}
+
+/*
+ * A temporary regular file holding @n bytes of @data (in $TMPDIR, else
+ * /tmp), already unlinked; INVALID_HANDLE_VALUE on failure.
+ */
+static inline HANDLE port_file_open(const void *data, DWORD n)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/tpio-conformance-XXXXXX",
+		 dir && *dir ? dir : "/tmp");
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return INVALID_HANDLE_VALUE;
+	unlink(path);
+	if (write(fd, data, n) != (ssize_t)n) {
+		close(fd);
+		return INVALID_HANDLE_VALUE;
+	}
+	return tpio_handle_from_fd(fd);
+}
+
+static inline void port_file_close(HANDLE h)
+{
+	close(tpio_fd_from_handle(h));
 }
 
 typedef struct port_thread {
@@ -371,5 +440,97 @@ static inline void port_exit(int rc)
 }
 
 #endif
+
+/* Shared by both sides: the read and completion protocol of the fixture. */
+
+/* Did @ov complete within @ms? */
+static inline int port_wait_ov(OVERLAPPED *ov, DWORD ms)
+{
+	DWORD t;
+
+	for (t = 0; t < ms && !HasOverlappedIoCompleted(ov); t += 5)
+		Sleep(5);
+	return HasOverlappedIoCompleted(ov);
+}
+
+/* Issue an overlapped read of @n bytes into @buf; 0 when it went pending. */
+static inline int port_read_issue(struct port_pipe *p, OVERLAPPED *ov,
+				  void *buf, DWORD n)
+{
+	if (ReadFile(port_pipe_handle(p), buf, n, NULL, ov)) {
+		fprintf(stderr, "port: ReadFile completed at once\n");
+		return -1;
+	}
+	if (GetLastError() != ERROR_IO_PENDING) {
+		fprintf(stderr, "port: ReadFile failed: %lu\n",
+			(unsigned long)GetLastError());
+		return -1;
+	}
+	if (p->n_issued < PORT_MAX_READS)
+		p->issued[p->n_issued++] = ov;
+	else
+		fprintf(stderr, "port: more than %d reads on one pipe\n",
+			PORT_MAX_READS);
+	return 0;
+}
+
+/* Reads issued through port_read_issue() that have completed. */
+static inline int port_reads_done(struct port_pipe *p)
+{
+	int i, n = 0;
+
+	for (i = 0; i < p->n_issued; i++)
+		n += HasOverlappedIoCompleted(p->issued[i]) ? 1 : 0;
+	return n;
+}
+
+/*
+ * Complete a pending read with @n bytes (success): write them, then wait
+ * until one more of the issued reads has completed (every read and write
+ * of the fixture has the same length), so that the next write meets only
+ * the reads still pending. Which read a write completes is the system's
+ * choice when several are pending (Windows: the oldest, @ov); scenarios
+ * that print which OVERLAPPED completed keep one read pending at a time.
+ * @io is not used: the completion reaches the TP_IO through the system.
+ */
+static inline void port_complete(struct port_pipe *p, PTP_IO io,
+				 OVERLAPPED *ov, DWORD n)
+{
+	static const char data[64];
+	DWORD t;
+
+	(void)io;
+	(void)ov;
+	if (port_write(p, data, n))
+		return;
+	p->n_written++;
+	for (t = 0; t < PORT_LONG_MS && port_reads_done(p) < p->n_written; t += 5)
+		Sleep(5);
+	if (port_reads_done(p) < p->n_written)
+		fprintf(stderr, "port: a write of %lu bytes did not complete a read\n",
+			(unsigned long)n);
+}
+
+/*
+ * Close both ends. A read still pending here is a scenario's mistake: it
+ * is cancelled and waited for, so that it never writes into a freed
+ * OVERLAPPED, and reported on stderr.
+ */
+static inline void port_pipe_close(struct port_pipe *p)
+{
+	int i;
+
+	for (i = 0; i < p->n_issued; i++) {
+		if (HasOverlappedIoCompleted(p->issued[i]))
+			continue;
+		fprintf(stderr, "port: read %d still pending at close\n", i + 1);
+		CancelIoEx(port_pipe_handle(p), p->issued[i]);
+		if (!port_wait_ov(p->issued[i], PORT_LONG_MS))
+			fprintf(stderr, "port: cancelled read %d did not complete\n",
+				i + 1);
+	}
+	port_close_writer(p);
+	port_close_reader(p);
+}
 
 #endif /* CONFORMANCE_PORT_H */
