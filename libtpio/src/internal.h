@@ -246,6 +246,7 @@ struct tpio_io_req {
 #define TPIO_STATUS_PENDING	0x103	/* OVERLAPPED.Internal while pending */
 
 TPIO_HIDDEN int tpio_engine_submit(const struct tpio_io_req *r);
+TPIO_HIDDEN int tpio_engine_reads_pending(int fd);
 TPIO_HIDDEN unsigned int tpio_engine_cancel(int fd, LPOVERLAPPED ov,
 					    DWORD tid);
 /* weak: see pool_destroy */

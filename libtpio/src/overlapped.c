@@ -251,6 +251,9 @@ static BOOL read_overlapped(HANDLE h, LPVOID buf, DWORD len, LPDWORD count,
 			return req_done_now(&r, 0, count);
 		return tpio_req_pend(&r);
 	}
+	/* older pending reads of a pipe take its data first */
+	if (r.fd_kind == TPIO_FD_STREAM && tpio_engine_reads_pending(r.fd))
+		return tpio_req_pend(&r);
 	n = read_now(&r);
 	if (n == -EAGAIN)
 		return tpio_req_pend(&r);

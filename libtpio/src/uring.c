@@ -65,6 +65,7 @@ struct tpio_op {
 	struct tpio_io_req r;
 	uint32_t idx, gen;
 	int phase;			/* engine: PH_* */
+	uint64_t seq;			/* engine: take order of a stream read */
 	int cancelled;			/* engine: its cancel was taken */
 	int finished;			/* engine: finished, cancel still queued */
 	_Atomic int cstate;
@@ -107,6 +108,7 @@ static struct engine {
 	uint32_t nposts;
 
 	struct bucket buckets[NBUCKETS];
+	uint64_t read_seq;		/* engine: stream reads taken so far */
 } E = {
 	.free_mu = PTHREAD_MUTEX_INITIALIZER,
 	.free_cv = PTHREAD_COND_INITIALIZER,
@@ -396,10 +398,38 @@ static int stream_read(const struct tpio_op *op)
 	return op->r.kind == TPIO_OP_READ && op->r.fd_kind == TPIO_FD_STREAM;
 }
 
+/*
+ * Pending reads of one pipe take its data in the order they were issued,
+ * as on Windows. Every armed poll on the pipe fires when data arrives, and
+ * the kernel may post the newer one first: a read whose poll fired while
+ * an older read of the same fd still waits for its own poll re-arms
+ * instead (the older one's completion comes from the same wake-up).
+ * Engine thread only; the bucket lock orders it with inserts.
+ */
+static int older_read_waits(const struct tpio_op *op)
+{
+	struct bucket *b = bucket_of(op->r.fd);
+	const struct tpio_op *o;
+	int found = 0;
+
+	pthread_mutex_lock(&b->mu);
+	for (o = b->head; o && !found; o = o->b_next)
+		found = o != op && o->r.fd == op->r.fd && stream_read(o) &&
+			o->seq && o->seq < op->seq && o->phase == PH_POLL &&
+			!o->cancelled && !o->finished;
+	pthread_mutex_unlock(&b->mu);
+	return found;
+}
+
 static void stream_read_polled(struct tpio_op *op)
 {
-	ssize_t n = tpio_stream_read_nowait(op->r.fd, op->r.buf, op->r.len);
+	ssize_t n;
 
+	if (older_read_waits(op)) {
+		poll_then_issue(op);
+		return;
+	}
+	n = tpio_stream_read_nowait(op->r.fd, op->r.buf, op->r.len);
 	if (n == -EAGAIN)
 		poll_then_issue(op);	/* another reader was first */
 	else if (n == -ENOTTY)
@@ -593,10 +623,12 @@ static unsigned int take_submissions(void)
 			pthread_mutex_unlock(&E.post_mu);
 			continue;
 		}
-		if (stream_read(op))
+		if (stream_read(op)) {
+			op->seq = ++E.read_seq;
 			poll_then_issue(op);
-		else
+		} else {
 			issue(op);
+		}
 	}
 	return n;
 }
@@ -741,6 +773,22 @@ int tpio_engine_submit(const struct tpio_io_req *r)
 	push(&E.subs, op, &op->s_next);
 	doorbell();
 	return 0;
+}
+
+/* Whether reads of @fd are in flight: a new read must queue behind them. */
+int tpio_engine_reads_pending(int fd)
+{
+	struct bucket *b = bucket_of(fd);
+	const struct tpio_op *op;
+	int found = 0;
+
+	if (!atomic_load(&engine_up))
+		return 0;
+	pthread_mutex_lock(&b->mu);
+	for (op = b->head; op && !found; op = op->b_next)
+		found = op->r.fd == fd && stream_read(op);
+	pthread_mutex_unlock(&b->mu);
+	return found;
 }
 
 unsigned int tpio_engine_cancel(int fd, LPOVERLAPPED ov, DWORD tid)
