@@ -220,6 +220,38 @@ static uint32_t idle_timeout_ms(void)
 	return ms;
 }
 
+static uint32_t spin_us(void)
+{
+	static uint32_t us = UINT32_MAX;
+
+	if (us == UINT32_MAX)
+		us = env_u32("TPIO_SPIN_US", 20, 0, 1000);
+	return us;
+}
+
+static int ring_nonempty(struct _TP_POOL *pool);
+
+/*
+ * Before sleeping, watch the ring for a while (TPIO_SPIN_US, default
+ * 20 µs; 0 sleeps at once): a completion that comes soon then costs no
+ * sleep and no wake-up. The budget is time, not iterations, because a
+ * pause instruction costs from a few to over a hundred cycles depending on
+ * the CPU. (Yielding inside the spin helps a producer that shares this
+ * CPU, but made the cold wake-up placement worse: see
+ * Documentation/performance.md.)
+ */
+static void spin_for_work(struct _TP_POOL *pool)
+{
+	__u64 end = tpio_now_ns() + (__u64)spin_us() * 1000;
+	unsigned int i;
+
+	for (i = 1; !ring_nonempty(pool); i++) {
+		tpio_cpu_relax();
+		if (!(i % 64) && tpio_now_ns() >= end)
+			return;
+	}
+}
+
 static int ring_nonempty(struct _TP_POOL *pool)
 {
 	struct tpio_ring_view *r = &pool->port.r;
@@ -263,9 +295,7 @@ static void *worker_main(void *arg)
 		pool->idle++;
 		pthread_mutex_unlock(&pool->mu);
 
-		/* adaptive spin: a few microseconds before sleeping */
-		for (int i = 0; i < 2000 && !ring_nonempty(pool); i++)
-			tpio_cpu_relax();
+		spin_for_work(pool);
 		timed_out = 0;
 		if (!ring_nonempty(pool))
 			timed_out = pool->port.t->worker_wait(&pool->port,
