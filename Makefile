@@ -155,5 +155,5 @@ distclean: clean
 # An out-of-tree module must test LINUX_VERSION_CODE (kmod/compat.h): the
 # one checkpatch rule that assumes in-tree code is ignored.
 checkpatch: $(KSFT_STAMP)
-	cd $(TOP) && perl $(CHECKPATCH) --no-tree --ignore LINUX_VERSION_CODE -f \
+	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --ignore LINUX_VERSION_CODE -f \
 		$(wildcard kmod/*.c kmod/*.h) uapi/linux/tpio.h common/tpio_word.h

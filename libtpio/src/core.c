@@ -329,6 +329,7 @@ PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
 		fd_unbind(fd);
 		io_dealloc(io);
 		SetLastError(ret == -ENOSPC ? ERROR_NOT_ENOUGH_MEMORY :
+			     ret == -EDQUOT ? ERROR_NOT_ENOUGH_QUOTA :
 			     tpio_win32_from_errno(-ret));
 		return NULL;
 	}

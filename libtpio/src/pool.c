@@ -379,7 +379,9 @@ static struct _TP_POOL *pool_create(int is_default)
 	if (ret) {
 		tpio_warn("%s port setup failed: %s", t->name, strerror(-ret));
 		free(pool);
-		SetLastError(tpio_win32_from_errno(-ret));
+		/* the module's per-user memory budget (max_user_mib) is spent */
+		SetLastError(ret == -EDQUOT ? ERROR_NOT_ENOUGH_QUOTA :
+			     tpio_win32_from_errno(-ret));
 		return NULL;
 	}
 	pool->slots = calloc(objs, sizeof(*pool->slots));

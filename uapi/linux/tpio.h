@@ -35,9 +35,9 @@
 #define TPIO_OFF_SHARED		0x10000000ULL
 
 /* feature bits (TPIO_IOC_VERSION, TPIO_IOC_SETUP) */
-#define TPIO_FEAT_RING		(1U << 0)	/* mmap'd completion ring */
-#define TPIO_FEAT_OVERFLOW	(1U << 1)	/* kernel overflow list */
-#define TPIO_FEAT_XPROC_POST	(1U << 2)	/* POST from any fd holder */
+#define TPIO_FEAT_RING		0x1U	/* mmap'd completion ring */
+#define TPIO_FEAT_OVERFLOW	0x2U	/* kernel overflow list */
+#define TPIO_FEAT_XPROC_POST	0x4U	/* POST from any fd holder */
 
 /*
  * The state word: one __u64 per object slot in the shared region, updated
@@ -85,7 +85,7 @@ struct tpio_cqe {
 };
 
 /* ring header flags */
-#define TPIO_RING_F_OVERFLOW	(1U << 0)	/* entries wait in the overflow list */
+#define TPIO_RING_F_OVERFLOW	0x1U	/* entries wait in the overflow list */
 
 /* offsets within the TPIO_OFF_RING mapping */
 struct tpio_ring_offsets {
@@ -148,7 +148,7 @@ struct tpio_completion {
 	__u32 pad;		/* in: must be zero */
 };
 
-#define TPIO_POST_RESULTS	(1U << 0)	/* write tpio_completion.result */
+#define TPIO_POST_RESULTS	0x1U	/* write tpio_completion.result */
 
 struct tpio_post_args {
 	__u64 completions;	/* in: struct tpio_completion[count] */
@@ -164,9 +164,9 @@ struct tpio_wait_args {
 	__u32 pad;		/* in: must be zero */
 };
 
-#define TPIO_DRAIN_CANCEL	(1U << 0)	/* first drop queued, skip pending */
-#define TPIO_DRAIN_GROUP	(1U << 1)	/* wait for running, not assoc */
-#define TPIO_DRAIN_SELF		(1U << 2)	/* the caller is one of its callbacks */
+#define TPIO_DRAIN_CANCEL	0x1U	/* first drop queued, skip pending */
+#define TPIO_DRAIN_GROUP	0x2U	/* wait for running, not assoc */
+#define TPIO_DRAIN_SELF		0x4U	/* the caller is one of its callbacks */
 
 struct tpio_drain_args {
 	__u64 timeout;		/* in: absolute CLOCK_MONOTONIC ns */
@@ -174,8 +174,8 @@ struct tpio_drain_args {
 	__u32 flags;		/* in: TPIO_DRAIN_* */
 };
 
-#define TPIO_WAKE_IO		(1U << 0)	/* wake TPIO_IOC_DRAIN sleepers of io */
-#define TPIO_WAKE_WORKERS	(1U << 1)	/* wake up to count TPIO_IOC_WAIT sleepers */
+#define TPIO_WAKE_IO		0x1U	/* wake TPIO_IOC_DRAIN sleepers of io */
+#define TPIO_WAKE_WORKERS	0x2U	/* wake up to count TPIO_IOC_WAIT sleepers */
 
 struct tpio_wake_args {
 	__u32 io;		/* in: with TPIO_WAKE_IO */
@@ -184,7 +184,7 @@ struct tpio_wake_args {
 	__u32 pad;		/* in: must be zero */
 };
 
-#define TPIO_IO_F_CLOSED	(1U << 0)	/* closed, waits for skipped completions */
+#define TPIO_IO_F_CLOSED	0x1U	/* closed, waits for skipped completions */
 
 struct tpio_io_query_args {
 	__u32 io;		/* in: object handle */
