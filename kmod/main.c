@@ -60,7 +60,9 @@
 #include "compat.h"
 #include "tpio.h"
 
-#define TPIO_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | TPIO_FEAT_XPROC_POST)
+#define TPIO_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | \
+			 TPIO_FEAT_XPROC_POST | TPIO_FEAT_WAIT_SEQ | \
+			 TPIO_FEAT_POLL)
 
 bool tpio_lock_stats;
 module_param_named(lock_stats, tpio_lock_stats, bool, 0644);
@@ -87,6 +89,7 @@ static int tpio_open(struct inode *inode, struct file *file)
 	spin_lock_init(&port->lock);
 	mutex_init(&port->setup_mutex);
 	INIT_LIST_HEAD(&port->workers);
+	init_waitqueue_head(&port->poll_wq);
 	port->user = user;
 	file->private_data = port;
 	return nonseekable_open(inode, file);
@@ -221,9 +224,11 @@ static void tpio_setup_offsets(struct tpio_port *port,
 	args->ring_off.flags = offsetof(struct tpio_ring, flags);
 	args->ring_off.overflow = offsetof(struct tpio_ring, overflow);
 	args->ring_off.cqes = offsetof(struct tpio_ring, cqes);
+	args->ring_off.waiters = offsetof(struct tpio_ring, waiters);
 	memset(&args->shared_off, 0, sizeof(args->shared_off));
 	args->shared_off.head = offsetof(struct tpio_shared, head);
 	args->shared_off.words = offsetof(struct tpio_shared, words);
+	args->shared_off.wake_seq = offsetof(struct tpio_shared, wake_seq);
 }
 
 static long tpio_ioctl_setup(struct tpio_port *port, void __user *argp)
@@ -376,6 +381,7 @@ static const struct file_operations tpio_fops = {
 	.unlocked_ioctl	= tpio_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= tpio_mmap,
+	.poll		= tpio_poll,
 	.show_fdinfo	= tpio_show_fdinfo,
 };
 

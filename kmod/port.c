@@ -14,6 +14,7 @@
 
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
+#include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -126,6 +127,7 @@ u32 tpio_wake_workers(struct tpio_port *port, u32 count)
 					     node);
 			list_del_init(&w->node);
 			port->nr_workers--;
+			tpio_waiters_publish(port);
 			tpio_lock_work(port, 1);
 			/*
 			 * The sleeper takes port->lock before leaving, so w
@@ -341,8 +343,12 @@ long tpio_ioctl_post(struct tpio_port *port, void __user *argp)
 	}
 	done = tpio_post_apply(port, c, args.count, &queued, &ret);
 	tpio_unlock(port);
-	if (queued)
+	if (queued) {
 		tpio_wake_workers(port, queued);
+		if (wq_has_sleeper(&port->poll_wq))
+			wake_up_interruptible_poll(&port->poll_wq,
+						   EPOLLIN | EPOLLRDNORM);
+	}
 
 	if (done)
 		ret = tpio_post_results(argp, uc, c, done,
@@ -361,12 +367,19 @@ static bool tpio_ring_nonempty(struct tpio_port *port)
 }
 
 /*
- * Sleeps until a POST or WAKE picks @w, @abs passes or a signal comes.
- * A pick that races with the timeout or a signal wins: the caller returns
- * 0, so a wake-up is never consumed without being reported.
+ * Sleeps until a POST or WAKE picks @w, @abs passes, a signal comes, or
+ * (with @seq) the SHARED area's wake_seq differs from *@seq. A pick that
+ * races with the timeout or a signal wins: the caller returns 0, so a
+ * wake-up is never consumed without being reported.
+ *
+ * wake_seq: an in-process poster bumps it after queueing work where the
+ * kernel cannot see it, then reads ring->waiters and WAKEs if it is not 0.
+ * The sleeper published waiters (under the lock) before the full barrier
+ * of set_current_state() and reads wake_seq after it: either the poster
+ * sees the sleeper, or the sleeper sees the new wake_seq.
  */
 static int tpio_worker_sleep(struct tpio_port *port, struct tpio_worker *w,
-			     ktime_t *abs)
+			     ktime_t *abs, const u32 *seq)
 {
 	bool timed_out = false;
 	int ret = 0;
@@ -374,6 +387,8 @@ static int tpio_worker_sleep(struct tpio_port *port, struct tpio_worker *w,
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (READ_ONCE(w->woken))
+			break;
+		if (seq && READ_ONCE(port->shared->wake_seq) != *seq)
 			break;
 		if (signal_pending(current)) {
 			ret = -ERESTARTSYS;
@@ -393,6 +408,7 @@ static int tpio_worker_sleep(struct tpio_port *port, struct tpio_worker *w,
 	} else {
 		list_del(&w->node);
 		port->nr_workers--;
+		tpio_waiters_publish(port);
 	}
 	tpio_unlock(port);
 	return ret;
@@ -427,7 +443,8 @@ long tpio_ioctl_wait(struct tpio_port *port, void __user *argp)
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
-	if (args.flags || args.pad)
+	if ((args.flags & ~TPIO_WAIT_SEQ) ||
+	    (!(args.flags & TPIO_WAIT_SEQ) && args.seq))
 		return -EINVAL;
 
 	/* queue ourselves, newest first, unless there is work */
@@ -440,8 +457,26 @@ long tpio_ioctl_wait(struct tpio_port *port, void __user *argp)
 	w.woken = false;
 	list_add(&w.node, &port->workers);
 	port->nr_workers++;
+	tpio_waiters_publish(port);
 	tpio_unlock(port);
 
-	return tpio_worker_sleep(port, &w,
-				 tpio_abs_timeout(args.timeout, &kt));
+	return tpio_worker_sleep(port, &w, tpio_abs_timeout(args.timeout, &kt),
+				 (args.flags & TPIO_WAIT_SEQ) ? &args.seq : NULL);
+}
+
+/* poll() of the port fd: readable while entries wait (ring or overflow). */
+__poll_t tpio_poll(struct file *file, struct poll_table_struct *pt)
+{
+	struct tpio_port *port = file->private_data;
+	__poll_t mask = 0;
+
+	/* pairs with smp_store_release in tpio_ioctl_setup */
+	if (!smp_load_acquire(&port->ready))
+		return EPOLLERR;
+	poll_wait(file, &port->poll_wq, pt);
+	/* a stale answer only costs a spurious or a repeated wake-up */
+	if (READ_ONCE(port->ring->tail) != READ_ONCE(port->shared->head) ||
+	    READ_ONCE(port->ring->overflow))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
 }

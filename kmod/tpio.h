@@ -12,6 +12,7 @@
 #include <linux/ktime.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -45,6 +46,7 @@ struct tpio_ring {
 	u32 ring_mask;
 	u32 flags;		/* TPIO_RING_F_*, WRITE_ONCE under port->lock */
 	u32 overflow;		/* entries in the overflow list, same rule */
+	u32 waiters;		/* TPIO_IOC_WAIT sleepers, same rule */
 
 	u32 tail __aligned(64);	/* smp_store_release under port->lock */
 	struct tpio_cqe cqes[] __aligned(64);
@@ -57,6 +59,7 @@ struct tpio_ring {
  */
 struct tpio_shared {
 	u32 head __aligned(64);
+	u32 wake_seq __aligned(64);	/* bumped by in-process posters */
 	atomic64_t words[] __aligned(64);
 };
 
@@ -129,6 +132,7 @@ struct tpio_port {
 	u32 free_count;
 	struct list_head workers;	/* TPIO_IOC_WAIT sleepers, newest first */
 	u32 nr_workers;			/* entries of workers */
+	wait_queue_head_t poll_wq;	/* poll() of the port fd */
 
 	/* protected by lock: the work of the current hold, and the most */
 	u32 lock_work;
@@ -146,6 +150,13 @@ struct tpio_port {
  */
 #define TPIO_LOCK_WORK_MAX	(2 * TPIO_POST_MAX + TPIO_FLUSH_BATCH + \
 				 TPIO_CAS_BUDGET)
+
+/* ring->waiters follows nr_workers: posters read it to decide to WAKE. */
+static inline void tpio_waiters_publish(struct tpio_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	WRITE_ONCE(port->ring->waiters, port->nr_workers);
+}
 
 /* Charge of one struct tpio_io against its user's budget. */
 #define TPIO_IO_CHARGE		sizeof(struct tpio_io)
@@ -199,6 +210,7 @@ void tpio_ring_publish(struct tpio_port *port);
 u32 tpio_wake_workers(struct tpio_port *port, u32 count);
 long tpio_ioctl_post(struct tpio_port *port, void __user *argp);
 long tpio_ioctl_wait(struct tpio_port *port, void __user *argp);
+__poll_t tpio_poll(struct file *file, struct poll_table_struct *pt);
 
 /* io.c */
 int tpio_objects_init(struct tpio_port *port);

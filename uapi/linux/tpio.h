@@ -38,6 +38,8 @@
 #define TPIO_FEAT_RING		0x1U	/* mmap'd completion ring */
 #define TPIO_FEAT_OVERFLOW	0x2U	/* kernel overflow list */
 #define TPIO_FEAT_XPROC_POST	0x4U	/* POST from any fd holder */
+#define TPIO_FEAT_WAIT_SEQ	0x8U	/* waiters, wake_seq, TPIO_WAIT_SEQ */
+#define TPIO_FEAT_POLL		0x10U	/* poll(): POLLIN while entries wait */
 
 /*
  * The state word: one __u64 per object slot in the shared region, updated
@@ -97,14 +99,16 @@ struct tpio_ring_offsets {
 	__u32 flags;		/* __u32: TPIO_RING_F_* */
 	__u32 overflow;		/* __u32: entries in the overflow list */
 	__u32 cqes;		/* struct tpio_cqe[ring_entries] */
-	__u32 resv[4];
+	__u32 waiters;		/* __u32: TPIO_IOC_WAIT sleepers (WAIT_SEQ) */
+	__u32 resv[3];
 };
 
 /* offsets within the TPIO_OFF_SHARED mapping */
 struct tpio_shared_offsets {
 	__u32 head;		/* __u32: consumer index, user-written */
 	__u32 words;		/* __u64[max_objects]: state words */
-	__u32 resv[2];
+	__u32 wake_seq;		/* __u32: bumped by posters (WAIT_SEQ) */
+	__u32 resv[1];
 };
 
 struct tpio_version_args {
@@ -158,10 +162,12 @@ struct tpio_post_args {
 	__u32 pad;		/* in: must be zero */
 };
 
+#define TPIO_WAIT_SEQ		0x1U	/* sleep only while wake_seq == seq */
+
 struct tpio_wait_args {
 	__u64 timeout;		/* in: absolute CLOCK_MONOTONIC ns */
-	__u32 flags;		/* in: must be zero */
-	__u32 pad;		/* in: must be zero */
+	__u32 flags;		/* in: TPIO_WAIT_* */
+	__u32 seq;		/* in: with TPIO_WAIT_SEQ, else zero */
 };
 
 #define TPIO_DRAIN_CANCEL	0x1U	/* first drop queued, skip pending */
