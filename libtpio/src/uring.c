@@ -400,18 +400,28 @@ static struct io_uring_sqe *sq_get(struct tpio_engine *e)
 	return sqe;
 }
 
-/* sq_mu held: make prepared SQEs visible to the kernel; how many wait */
+/*
+ * sq_mu held: make the prepared SQEs visible to the kernel without
+ * entering it, as liburing's submit does first: each one's index goes
+ * into the SQ array (liburing 2.3 fills it only here; later versions
+ * fill it once at setup, where these stores are no-ops), then the tail.
+ * Returns how many SQEs the kernel has not taken yet.
+ */
 static unsigned int sq_flush(struct tpio_engine *e)
 {
 	struct io_uring_sq *sq = &e->ring.sq;
-	unsigned int tail = sq->sqe_tail;
+	unsigned int mask = sq->ring_mask;
+	unsigned int ktail = *sq->ktail;	/* only flushers write it: sq_mu */
 
-	if (sq->sqe_head != tail) {
-		sq->sqe_head = tail;
-		/* pairs with the kernel's acquire of the SQ tail */
-		__atomic_store_n(sq->ktail, tail, __ATOMIC_RELEASE);
+	while (sq->sqe_head != sq->sqe_tail) {
+		if (sq->array)
+			sq->array[ktail & mask] = sq->sqe_head & mask;
+		ktail++;
+		sq->sqe_head++;
 	}
-	return tail - __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
+	/* pairs with the kernel's acquire of the SQ tail */
+	__atomic_store_n(sq->ktail, ktail, __ATOMIC_RELEASE);
+	return ktail - __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
 }
 
 /*
