@@ -80,8 +80,9 @@ static int mailbox_ok(struct _TP_POOL *pool, __u64 w)
 {
 	struct tpio_worker *self = tpio_self;
 
+	/* acquire: pairs with the release of MB_EMPTY by a thief (stall.c) */
 	if (!self || self->pool != pool || tpio_w_queued(w) != 1 ||
-	    atomic_load_explicit(&self->mb_state, memory_order_relaxed) !=
+	    atomic_load_explicit(&self->mb_state, memory_order_acquire) !=
 	    MB_EMPTY)
 		return 0;
 	if (__atomic_load_n(&pool->prio_mixed, __ATOMIC_RELAXED) ||
