@@ -182,6 +182,8 @@ struct _TP_POOL {
 	_Atomic uint32_t sched_count;	/* entries in the slot queues */
 	_Atomic uint32_t running;	/* callbacks running (NT's "active") */
 	_Atomic uint32_t spinning;	/* idle workers watching, not asleep */
+	_Atomic uint32_t woken;		/* wakes issued, not yet claimed */
+	_Atomic uint32_t grants;	/* the stall detector's extra admissions */
 	_Atomic uint32_t cb_begun;	/* callbacks begun, ever */
 	_Atomic int leader;		/* an idle worker holds the engine */
 	_Atomic int leader_asleep;	/* ... and waits in io_uring_enter() */

@@ -88,9 +88,9 @@ static int mailbox_ok(struct _TP_POOL *pool, __u64 w)
 	if (__atomic_load_n(&pool->prio_mixed, __ATOMIC_RELAXED) ||
 	    atomic_load(&pool->sched_count) || tpio_ring_nonempty(pool))
 		return 0;
-	/* a leader keeps one of its reaped entries: it runs it right away */
+	/* a leader keeps one of its reaped entries if NT lets it run it */
 	if (!tpio_cur_instance)
-		return 1;
+		return atomic_load(&pool->running) < pool->concurrency;
 	return atomic_load(&pool->running) >= pool->concurrency ||
 	       __atomic_load_n(&pool->threads, __ATOMIC_RELAXED) <=
 	       atomic_load(&pool->running);

@@ -149,6 +149,8 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 	steal_mailboxes(pool);
 	if (unled)
 		reap_unled(pool);
+	/* one more worker may run, whatever the concurrency value says */
+	atomic_fetch_add(&pool->grants, 1);
 	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
 	if (!tpio_pool_wake_one(pool))
 		tpio_spawn(pool);

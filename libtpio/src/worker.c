@@ -27,22 +27,39 @@ __thread struct tpio_worker *tpio_self;
 
 /* ---- waking ---- */
 
-/* Wake one idle worker (a sleeper, else the leader); 1 when one was. */
+/*
+ * Wake one idle worker (a sleeper, else the leader); 1 when one was. The
+ * woken worker counts as active (pool->woken) until it claims the wake on
+ * its way out of the sleep, so that a burst of posts does not wake more
+ * workers than the concurrency value asks for (NT does the same: a thread
+ * released from the port is active at once).
+ */
 int tpio_pool_wake_one(struct _TP_POOL *pool)
 {
 	struct tpio_engine *e;
 
 	if (__atomic_load_n(pool->port.r.waiters, __ATOMIC_SEQ_CST)) {
+		atomic_fetch_add(&pool->woken, 1);
 		pool->port.t->wake_workers(&pool->port, 1);
 		return 1;
 	}
 	e = atomic_load(&pool->eng);
 	if (e && atomic_load(&pool->leader_asleep) &&
 	    atomic_exchange(&pool->leader_asleep, 0)) {
+		atomic_fetch_add(&pool->woken, 1);
 		tpio_engine_doorbell(e);
 		return 1;
 	}
 	return 0;
+}
+
+/* A worker back from a sleep claims one wake, if one is outstanding. */
+static void claim_wake(struct _TP_POOL *pool)
+{
+	uint32_t w = atomic_load(&pool->woken);
+
+	while (w && !atomic_compare_exchange_weak(&pool->woken, &w, w - 1))
+		;
 }
 
 /*
@@ -59,7 +76,8 @@ void tpio_pool_wake(struct _TP_POOL *pool, uint32_t entries)
 	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
 	spinning = atomic_load(&pool->spinning);
 	for (i = 0; i < entries; i++) {
-		if (atomic_load(&pool->running) + i >= pool->concurrency) {
+		if (atomic_load(&pool->running) + atomic_load(&pool->woken) +
+		    i >= pool->concurrency) {
 			tpio_pool_watch(pool);
 			return;
 		}
@@ -121,12 +139,36 @@ static int take_mailbox(struct _TP_POOL *pool, struct tpio_worker *self,
 	return ok;
 }
 
+/*
+ * NT's rule at dequeue: a worker that is active (it just ran a callback)
+ * takes the next entry at once; an idle one only while fewer than the
+ * concurrency value are active, or with a grant of the stall detector.
+ * @use consumes the grant.
+ */
+static int admitted(struct _TP_POOL *pool, struct tpio_worker *self, int use)
+{
+	uint32_t g;
+
+	if (self->active ||
+	    atomic_load(&pool->running) < pool->concurrency)
+		return 1;
+	g = atomic_load(&pool->grants);
+	if (!use)
+		return g != 0;
+	while (g)
+		if (atomic_compare_exchange_weak(&pool->grants, &g, g - 1))
+			return 1;
+	return 0;
+}
+
 /* An entry of the shared scheduler (or the port's ring), begun. */
-static int take_shared(struct _TP_POOL *pool, struct tpio_cqe *c)
+static int take_shared(struct _TP_POOL *pool, struct tpio_worker *self,
+		       struct tpio_cqe *c)
 {
 	int ok;
 
-	if (!atomic_load(&pool->sched_count) && !tpio_ring_nonempty(pool))
+	if ((!atomic_load(&pool->sched_count) && !tpio_ring_nonempty(pool)) ||
+	    !admitted(pool, self, 1))
 		return 0;
 	pthread_mutex_lock(&pool->mu);
 	tpio_pull_ring(pool);
@@ -166,10 +208,12 @@ static int stopping(struct _TP_POOL *pool)
 	return __atomic_load_n(&pool->stopping, __ATOMIC_SEQ_CST);
 }
 
+/* Work this worker may take now (admission included). */
 static int work_visible(struct _TP_POOL *pool, struct tpio_worker *self)
 {
 	return atomic_load(&self->mb_state) == MB_FULL ||
-	       atomic_load(&pool->sched_count) || tpio_ring_nonempty(pool);
+	       ((atomic_load(&pool->sched_count) || tpio_ring_nonempty(pool)) &&
+		admitted(pool, self, 0));
 }
 
 /* Completions wait in the engine and nobody leads it. */
@@ -267,6 +311,7 @@ static int lead(struct _TP_POOL *pool, struct tpio_worker *self)
 		}
 		tpio_engine_wait(e);
 		atomic_store(&pool->leader_asleep, 0);
+		claim_wake(pool);
 	}
 	return 1;
 }
@@ -306,15 +351,18 @@ static int sleep_idle(struct _TP_POOL *pool, struct tpio_worker *self)
 {
 	uint32_t seq = __atomic_load_n(pool->port.r.wake_seq, __ATOMIC_SEQ_CST);
 	struct tpio_engine *e = atomic_load(&pool->eng);
+	int ret;
 
 	if (work_visible(pool, self) || stopping(pool))
 		return 0;
 	/* an idle worker that may submit leads a vacant engine */
 	if (e && !atomic_load(&pool->leader) && tpio_pool_bind(pool, self))
 		return 0;
-	return pool->port.t->worker_wait(&pool->port,
+	ret = pool->port.t->worker_wait(&pool->port,
 		tpio_now_ns() + tpio_config()->idle_timeout_ms * 1000000ULL,
 		seq);
+	claim_wake(pool);
+	return ret;
 }
 
 /* pool->mu held: should this idle worker retire? */
@@ -374,7 +422,8 @@ void *tpio_worker_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	tpio_self = self;
 	for (;;) {
-		if (take_mailbox(pool, self, &c) || take_shared(pool, &c)) {
+		if (take_mailbox(pool, self, &c) ||
+		    take_shared(pool, self, &c)) {
 			set_active(pool, self, 1);
 			timed_out = 0;
 			run_callback(pool, self, &c);
