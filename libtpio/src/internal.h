@@ -358,6 +358,7 @@ TPIO_HIDDEN void tpio_io_parkq_drop(struct _TP_IO *io);
 
 /* what an fd is, for the I/O family (0: not known yet) */
 enum { TPIO_FD_FILE = 1, TPIO_FD_STREAM, TPIO_FD_SOCKET };
+#define TPIO_FD_FIFO	0x10		/* with TPIO_FD_STREAM: a pipe or FIFO */
 
 /* what an engine operation does */
 enum tpio_op_kind {
@@ -379,6 +380,7 @@ struct tpio_io_req {
 	int fd;
 	uint8_t kind;			/* enum tpio_op_kind */
 	uint8_t fd_kind;		/* TPIO_FD_* */
+	uint8_t fifo;			/* a pipe or FIFO */
 	uint8_t skip;			/* no post of a success at once */
 	DWORD eof_status;		/* a read of 0 bytes (len > 0) ends so */
 	void *buf;

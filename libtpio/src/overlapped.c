@@ -76,6 +76,7 @@ static void ov_wait(LPOVERLAPPED ov)
 	atomic_fetch_sub(&ov_waiters, 1);
 }
 
+/* TPIO_FD_*, with TPIO_FD_FIFO for a pipe or FIFO; 0 when unknown. */
 static uint8_t fd_kind_of(int fd, struct _TP_IO *io)
 {
 	uint8_t kind = io ? atomic_load(&io->fd_kind) : 0;
@@ -90,7 +91,8 @@ static uint8_t fd_kind_of(int fd, struct _TP_IO *io)
 	else if (S_ISSOCK(st.st_mode))
 		kind = TPIO_FD_SOCKET;
 	else
-		kind = TPIO_FD_STREAM;
+		kind = TPIO_FD_STREAM |
+		       (S_ISFIFO(st.st_mode) ? TPIO_FD_FIFO : 0);
 	if (io)
 		atomic_store(&io->fd_kind, kind);
 	return kind;
@@ -131,6 +133,8 @@ DWORD tpio_req_init(struct tpio_io_req *r, HANDLE h, LPOVERLAPPED ov,
 		}
 	}
 	r->fd_kind = fd_kind_of(fd, b.io);
+	r->fifo = !!(r->fd_kind & TPIO_FD_FIFO);
+	r->fd_kind &= (uint8_t)~TPIO_FD_FIFO;
 	if (!r->fd_kind)
 		return ERROR_INVALID_HANDLE;
 	r->off = (uint64_t)ov->Offset | (uint64_t)ov->OffsetHigh << 32;

@@ -43,7 +43,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
@@ -501,11 +503,46 @@ static void prep_op(struct tpio_engine *e, struct tpio_op *op, int poll)
 		     op->r.kind == TPIO_OP_POLLIN ? PH_POLL : PH_IO);
 }
 
-/* The first step of @op: readiness first for pipes and (poll mode) sockets. */
+/*
+ * Whether pipes take non-blocking reads (RWF_NOWAIT; not on 6.1): then an
+ * io_uring read of an empty pipe arms io_uring's own poll and completes
+ * with the data, one system call less than a poll and a read of ours.
+ * Without it such a read would block an io-wq worker, which a cancel
+ * cannot reliably stop. Asked once.
+ */
+static int pipes_nowait(void)
+{
+	static _Atomic int known;	/* 0 unknown, 1 no, 2 yes */
+	int k = atomic_load(&known);
+
+	if (!k) {
+		char c;
+		struct iovec iov = { &c, 1 };
+		int p[2];
+
+		k = 1;
+		if (!pipe2(p, O_CLOEXEC)) {
+			if (preadv2(p[0], &iov, 1, -1, RWF_NOWAIT) < 0 &&
+			    errno == EAGAIN)
+				k = 2;
+			close(p[0]);
+			close(p[1]);
+		}
+		atomic_store(&known, k);
+	}
+	return k == 2;
+}
+
+/*
+ * The first step of @op: readiness first for reads of pipes (unless they
+ * take non-blocking reads), of other streams (character devices), and of
+ * sockets in poll mode.
+ */
 static int first_step_polls(const struct tpio_op *op)
 {
-	return stream_read(op) ||
-	       (op->r.kind == TPIO_OP_RECV && tpio_config()->socket_poll);
+	if (stream_read(op))
+		return !op->r.fifo || !pipes_nowait();
+	return op->r.kind == TPIO_OP_RECV && tpio_config()->socket_poll;
 }
 
 /*
