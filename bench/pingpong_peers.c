@@ -14,10 +14,11 @@
  *                 submitted by the one io_uring_submit_and_wait() that
  *                 also waits for the next CQEs. No other system call per
  *                 hop where the kernel writes to pipes without blocking
- *                 (IOCB_NOWAIT, Linux 6.3 and later: a write SQE, its CQE
- *                 skipped on success when the kernel can); elsewhere a
- *                 write SQE would be handed to an io-wq thread, so the
- *                 byte goes with a plain write(2) (6.1, the VM's kernel).
+ *                 (RWF_NOWAIT works on a pipe, as on the host's 6.18: a
+ *                 write SQE, its CQE skipped on success when the kernel
+ *                 can); elsewhere a write SQE would be handed to an io-wq
+ *                 thread, so the byte goes with a plain write(2) (6.1, the
+ *                 VM's kernel).
  *                 The ring is set up with SINGLE_ISSUER | DEFER_TASKRUN
  *                 where the kernel has them (6.1 does): completions are
  *                 then run in the waiting thread's own io_uring_enter.
