@@ -130,19 +130,29 @@ struct tpio_rr {
 
 struct tpio_engine;
 
+/* an entry of a worker's local queue: the entry, its object's life */
+struct tpio_local {
+	struct tpio_cqe cqe;
+	uint32_t inc;
+};
+
+#define TPIO_LOCAL_MAX	64		/* a power of two */
+
 /* a pool thread (pool.c) */
 struct tpio_worker {
 	struct _TP_POOL *pool;
 	struct tpio_worker *next, *prev;	/* pool->workers, pool->mu */
 	/*
-	 * The mailbox: one entry this thread posted to itself (or reaped as
-	 * the leader) and runs next, without the pool mutex. MB_FULL is
-	 * stored with release after the entry; the owner takes it back and
-	 * the stall detector steals it, each with a CAS from MB_FULL.
+	 * The local queue (its "mailbox"): entries this thread posted to
+	 * itself or kept from what it reaped as the leader, which it runs
+	 * next, in order, without the pool mutex. Only the owner pushes (at
+	 * lq_tail, release); the owner and the stall detector take from
+	 * lq_head with a CAS, after copying the entry (the port ring's
+	 * protocol). At most one entry per object (io->parked).
 	 */
-	_Atomic int mb_state;
-	struct tpio_cqe mb;
-	uint32_t mb_inc;		/* the incarnation of mb's object */
+	_Atomic uint32_t lq_head;
+	_Atomic uint32_t lq_tail;
+	struct tpio_local lq[TPIO_LOCAL_MAX];
 	_Atomic uint32_t cb_seq;	/* callbacks begun (stall detector) */
 	uint32_t mon_seq;		/* the detector's last look, pool->mu */
 	struct tpio_batch *batch;	/* the leader's completions */
@@ -151,7 +161,34 @@ struct tpio_worker {
 	int persistent;
 };
 
-enum { MB_EMPTY, MB_FULL, MB_BUSY };
+/* Entries wait in @w's local queue (a hint for other threads). */
+static inline int tpio_local_nonempty(struct tpio_worker *w)
+{
+	return atomic_load_explicit(&w->lq_head, memory_order_acquire) !=
+	       atomic_load_explicit(&w->lq_tail, memory_order_acquire);
+}
+
+/*
+ * Take the oldest entry of @w's local queue into @out: 1, or 0 when it is
+ * empty. The owner and the stall detector both take this way.
+ */
+static inline int tpio_local_take(struct tpio_worker *w,
+				  struct tpio_local *out)
+{
+	uint32_t h = atomic_load_explicit(&w->lq_head, memory_order_acquire);
+
+	for (;;) {
+		/* pairs with the owner's release store of lq_tail */
+		if (h == atomic_load_explicit(&w->lq_tail, memory_order_acquire))
+			return 0;
+		*out = w->lq[h & (TPIO_LOCAL_MAX - 1)];
+		/* the copy is ordered before the slot is given back */
+		if (atomic_compare_exchange_weak_explicit(&w->lq_head, &h, h + 1,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			return 1;
+	}
+}
 
 /* the current thread's worker, NULL on threads that are not pool workers */
 TPIO_HIDDEN extern __thread struct tpio_worker *tpio_self;
@@ -308,6 +345,7 @@ TPIO_HIDDEN int tpio_io_from_fd(int fd, struct tpio_binding *b);
  */
 struct tpio_batch {
 	struct _TP_POOL *pool;
+	uint32_t kept;			/* entries the leader kept for itself */
 	uint32_t shared;		/* entries queued to the scheduler */
 	uint32_t nslow;
 	struct tpio_completion slow[TPIO_POST_MAX];

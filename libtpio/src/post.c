@@ -7,10 +7,11 @@
  * the object's state word (pending--, queued++), when the word's epoch is
  * the one the operation began in and something is pending. The entry then
  * goes, without a system call:
- *   - to the calling worker's mailbox, when that worker will run it next
- *     without breaking an order (NT's rule: a completion posted by a pool
- *     thread is run by that thread when it is free, unless fewer callbacks
- *     run than the concurrency value): no lock at all;
+ *   - to the calling worker's local queue (its "mailbox"), when that
+ *     worker will run it next without breaking an order (NT's rule: a
+ *     completion posted by a pool thread is run by that thread when it is
+ *     free, unless fewer callbacks run than the concurrency value): no
+ *     lock at all;
  *   - else to the pool's shared scheduler (pool->mu), and idle workers are
  *     woken per NT's rule (tpio_pool_wake).
  * Slow path, for everything the fast path cannot decide (nothing pending:
@@ -18,10 +19,10 @@
  * transport's POST, where the kernel (or the user transport, rule for
  * rule) is authoritative.
  *
- * FIFO per object with mailboxes: while an entry of an object waits in a
- * mailbox (io->parked), later entries of the object wait in io->parkq;
- * they move to the shared scheduler once the mailbox entry has begun (or
- * was moved there itself by the stall detector).
+ * FIFO per object with local queues: while an entry of an object waits in
+ * a local queue (io->parked), later entries of the object wait in
+ * io->parkq; they move to the shared scheduler once that entry has begun
+ * (or was moved there itself by the stall detector).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -70,51 +71,64 @@ static int post_slow(struct _TP_POOL *pool, struct tpio_completion *c)
 
 /*
  * May the calling thread keep @c for itself, to run once it is free? It
- * must be a worker of @pool with an empty mailbox; nothing else of the
- * object may be queued (FIFO per object), nothing may wait in the shared
- * scheduler (round robin between objects), the pool runs one priority,
- * and NT's rule must not ask for another thread: as many callbacks run as
- * the concurrency value allows, or no idle worker could take it.
+ * must be a worker of @pool with room in its local queue; nothing else of
+ * the object may be queued (FIFO per object), nothing may wait in the
+ * shared scheduler (round robin between objects), the pool runs one
+ * priority, and NT's rule must not ask for another thread. A worker in a
+ * callback keeps it when as many callbacks run as the concurrency value
+ * allows, or no worker is idle. The leader, not yet active, keeps the
+ * first entry of its batch while NT lets one more run (then it runs
+ * them), and the others only when no further thread may run (@b->kept).
  */
-static int mailbox_ok(struct _TP_POOL *pool, __u64 w)
+static int local_ok(struct _TP_POOL *pool, __u64 w, struct tpio_batch *b)
 {
 	struct tpio_worker *self = tpio_self;
+	uint32_t running, t;
 
-	/* acquire: pairs with the release of MB_EMPTY by a thief (stall.c) */
-	if (!self || self->pool != pool || tpio_w_queued(w) != 1 ||
-	    atomic_load_explicit(&self->mb_state, memory_order_acquire) !=
-	    MB_EMPTY)
+	if (!self || self->pool != pool || tpio_w_queued(w) != 1)
+		return 0;
+	t = atomic_load_explicit(&self->lq_tail, memory_order_relaxed);
+	/* acquire: pairs with the head's move by a thief (stall.c) */
+	if (t - atomic_load_explicit(&self->lq_head, memory_order_acquire) >=
+	    TPIO_LOCAL_MAX)
 		return 0;
 	if (__atomic_load_n(&pool->prio_mixed, __ATOMIC_RELAXED) ||
 	    atomic_load(&pool->sched_count) || tpio_ring_nonempty(pool))
 		return 0;
-	/* a leader keeps one of its reaped entries if NT lets it run it */
-	if (!tpio_cur_instance)
-		return atomic_load(&pool->running) < pool->concurrency;
-	return atomic_load(&pool->running) >= pool->concurrency ||
-	       __atomic_load_n(&pool->threads, __ATOMIC_RELAXED) <=
-	       atomic_load(&pool->running);
+	running = atomic_load(&pool->running);
+	if (!tpio_cur_instance) {
+		if (!b || !b->kept)
+			return running < pool->concurrency;
+		return running + 1 >= pool->concurrency;
+	}
+	return running >= pool->concurrency ||
+	       __atomic_load_n(&pool->threads, __ATOMIC_RELAXED) <= running;
 }
 
-static void mailbox_put(struct _TP_POOL *pool, struct _TP_IO *io,
-			const struct tpio_cqe *c)
+static void local_put(struct _TP_POOL *pool, struct _TP_IO *io,
+		      const struct tpio_cqe *c, struct tpio_batch *b)
 {
 	struct tpio_worker *self = tpio_self;
 	uint32_t inc = atomic_load(&io->inc);
+	uint32_t t = atomic_load_explicit(&self->lq_tail, memory_order_relaxed);
+	struct tpio_local *l = &self->lq[t & (TPIO_LOCAL_MAX - 1)];
 
 	/* later entries of io see it parked before the entry is visible */
 	atomic_store(&io->parked, tpio_park_value(inc));
-	self->mb_inc = inc;
-	self->mb = *c;
-	atomic_store_explicit(&self->mb_state, MB_FULL, memory_order_release);
+	l->cqe = *c;
+	l->inc = inc;
+	/* pairs with the acquire of lq_tail in tpio_local_take */
+	atomic_store_explicit(&self->lq_tail, t + 1, memory_order_release);
+	if (b)
+		b->kept++;
 	/* in a callback that may block: the stall detector keeps an eye */
 	if (tpio_cur_instance)
 		tpio_pool_watch(pool);
 }
 
 /*
- * @io has an entry in a mailbox: append @c to its parkq and return 1, or
- * return 0 when the mailbox entry began meanwhile (queue @c normally).
+ * @io has an entry in a local queue: append @c to its parkq and return 1,
+ * or return 0 when that entry began meanwhile (queue @c normally).
  */
 static int park_append(struct _TP_IO *io, const struct tpio_cqe *c)
 {
@@ -199,8 +213,8 @@ static int queue_entry(struct _TP_POOL *pool, struct _TP_IO *io,
 
 	if (atomic_load(&io->parked) && park_append(io, c))
 		return 0;
-	if (mailbox_ok(pool, w)) {
-		mailbox_put(pool, io, c);
+	if (local_ok(pool, w, batch)) {
+		local_put(pool, io, c, batch);
 		return 0;
 	}
 	pthread_mutex_lock(&pool->mu);

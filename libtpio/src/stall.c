@@ -7,7 +7,7 @@
  * Until the kernel can tell a blocked callback from a running one, the
  * service thread looks every TPIO_STALL_US (1 ms) at the pools that asked
  * it to (tpio_pool_watch): a pool where work waits and no callback began
- * since the last look gets its mailboxes emptied into the shared
+ * since the last look gets its local queues emptied into the shared
  * scheduler, its engine reaped if nobody leads it, and one more worker
  * woken (or started, within the pool's maximum), whatever the concurrency
  * value says. So such work waits at most about two ticks.
@@ -55,46 +55,42 @@ void tpio_pool_watch(struct _TP_POOL *pool)
 	tpio_service_tick_on();
 }
 
-/* The mailbox entries of @pool's workers go to the shared scheduler. */
-static uint32_t steal_mailboxes(struct _TP_POOL *pool)
+/*
+ * The local queues of @pool's workers go to the shared scheduler, each in
+ * order, each entry followed by its object's parked entries.
+ */
+static uint32_t steal_local(struct _TP_POOL *pool)
 {
-	struct { struct _TP_IO *io; uint32_t inc; } moved[16];
+	struct { struct _TP_IO *io; uint32_t inc; } moved[64];
 	struct tpio_worker *w;
+	struct tpio_local l;
 	uint32_t n = 0, i;
 
 	pthread_mutex_lock(&pool->mu);
-	for (w = pool->workers; w && n < 16; w = w->next) {
-		int full = MB_FULL;
-		struct tpio_cqe c;
-
-		if (atomic_load(&w->mb_state) != MB_FULL ||
-		    !atomic_compare_exchange_strong(&w->mb_state, &full,
-						    MB_BUSY))
-			continue;
-		c = w->mb;
-		moved[n].io = (struct _TP_IO *)(uintptr_t)c.cookie;
-		moved[n].inc = w->mb_inc;
-		atomic_store(&w->mb_state, MB_EMPTY);
-		tpio_sched_add(pool, &c, 0);
-		n++;
+	for (w = pool->workers; w; w = w->next) {
+		while (n < 64 && tpio_local_take(w, &l)) {
+			tpio_sched_add(pool, &l.cqe, 0);
+			moved[n].io = (struct _TP_IO *)(uintptr_t)l.cqe.cookie;
+			moved[n].inc = l.inc;
+			n++;
+		}
 	}
 	pthread_mutex_unlock(&pool->mu);
-	/* the object's later entries follow the one moved */
 	for (i = 0; i < n; i++)
 		tpio_io_unpark(moved[i].io, moved[i].inc, pool);
 	return n;
 }
 
-static int mailboxes_full(struct _TP_POOL *pool)
+static int local_nonempty(struct _TP_POOL *pool)
 {
 	struct tpio_worker *w;
-	int full = 0;
+	int any = 0;
 
 	pthread_mutex_lock(&pool->mu);
-	for (w = pool->workers; w && !full; w = w->next)
-		full = atomic_load(&w->mb_state) == MB_FULL;
+	for (w = pool->workers; w && !any; w = w->next)
+		any = tpio_local_nonempty(w);
 	pthread_mutex_unlock(&pool->mu);
-	return full;
+	return any;
 }
 
 /*
@@ -132,7 +128,7 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 	int unled = e && !atomic_load(&pool->leader) &&
 		    (tpio_engine_cq_ready(e) || tpio_engine_unsubmitted(e));
 	int waiting = unled || atomic_load(&pool->sched_count) ||
-		      tpio_ring_nonempty(pool) || mailboxes_full(pool);
+		      tpio_ring_nonempty(pool) || local_nonempty(pool);
 
 	if (unled && starved)
 		reap_unled(pool);	/* ops to free: no need to wait */
@@ -146,7 +142,7 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 		return 1;
 	}
 	/* nothing began for a whole tick while work waited */
-	steal_mailboxes(pool);
+	steal_local(pool);
 	if (unled)
 		reap_unled(pool);
 	/* one more worker may run, whatever the concurrency value says */

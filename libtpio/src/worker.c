@@ -119,23 +119,21 @@ static int begin(struct _TP_POOL *pool, const struct tpio_cqe *c)
 }
 
 /*
- * The entry of the worker's mailbox, begun: 1, or 0 when there is none or
- * it was stale. The object's parked entries follow it once it has begun.
+ * The oldest entry of the worker's local queue, begun: 1, or 0 when there
+ * is none or it was stale. The object's parked entries follow it once it
+ * has begun.
  */
-static int take_mailbox(struct _TP_POOL *pool, struct tpio_worker *self,
-			struct tpio_cqe *c)
+static int take_local(struct _TP_POOL *pool, struct tpio_worker *self,
+		      struct tpio_cqe *c)
 {
-	int full = MB_FULL, ok;
+	struct tpio_local l;
+	int ok;
 
-	if (atomic_load_explicit(&self->mb_state, memory_order_relaxed) !=
-	    MB_FULL ||
-	    !atomic_compare_exchange_strong(&self->mb_state, &full, MB_BUSY))
+	if (!tpio_local_take(self, &l))
 		return 0;
-	*c = self->mb;
-	atomic_store_explicit(&self->mb_state, MB_EMPTY, memory_order_release);
+	*c = l.cqe;
 	ok = begin(pool, c);
-	tpio_io_unpark((struct _TP_IO *)(uintptr_t)c->cookie, self->mb_inc,
-		       pool);
+	tpio_io_unpark((struct _TP_IO *)(uintptr_t)c->cookie, l.inc, pool);
 	return ok;
 }
 
@@ -211,7 +209,7 @@ static int stopping(struct _TP_POOL *pool)
 /* Work this worker may take now (admission included). */
 static int work_visible(struct _TP_POOL *pool, struct tpio_worker *self)
 {
-	return atomic_load(&self->mb_state) == MB_FULL ||
+	return tpio_local_nonempty(self) ||
 	       ((atomic_load(&pool->sched_count) || tpio_ring_nonempty(pool)) &&
 		admitted(pool, self, 0));
 }
@@ -285,14 +283,15 @@ static int lead(struct _TP_POOL *pool, struct tpio_worker *self)
 	if (!e || atomic_load(&pool->leader) || !tpio_pool_bind(pool, self) ||
 	    atomic_exchange(&pool->leader, 1))
 		return 0;
+	b->kept = 0;
 	b->shared = 0;
 	b->nslow = 0;
 	b->pool = pool;
 	for (;;) {
 		if (tpio_engine_reap(e, b)) {
 			leader_release(pool, e);
-			/* the entry it kept counts it active before others wake */
-			if (atomic_load(&self->mb_state) == MB_FULL)
+			/* the entries it kept count it active before others wake */
+			if (b->kept)
 				set_active(pool, self, 1);
 			tpio_complete_flush(b);
 			keep_led(pool, e);
@@ -422,7 +421,7 @@ void *tpio_worker_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	tpio_self = self;
 	for (;;) {
-		if (take_mailbox(pool, self, &c) ||
+		if (take_local(pool, self, &c) ||
 		    take_shared(pool, self, &c)) {
 			set_active(pool, self, 1);
 			timed_out = 0;
