@@ -252,21 +252,20 @@ static void leader_release(struct _TP_POOL *pool, struct tpio_engine *e)
 
 /*
  * The leader leaves the ring to run callbacks while operations are in
- * flight. NT's rule: while fewer callbacks run than the concurrency value,
- * a completion must find a thread at once, so another worker takes the
- * ring (a spinning one sees the vacancy itself; else a sleeper is woken).
- * At the concurrency value, the stall detector watches instead.
+ * flight. A completion that arrives meanwhile is reaped by the first
+ * worker that is free: this one after its callbacks (it runs what it
+ * reaps: NT's rule for a reaped completion), a spinning one, or, if the
+ * callbacks block, the stall detector, which this asks to watch. No
+ * sleeper is woken to take the ring: that made every completion of a
+ * chain (a ping-pong, an echo's next read) change threads, at the price
+ * of a wake-up, while the chain's own thread would be free in a moment.
+ * Work queued beside the one taken still wakes workers (tpio_pool_wake).
  */
 static void keep_led(struct _TP_POOL *pool, struct tpio_engine *e)
 {
 	if (!tpio_engine_busy(e) || atomic_load(&pool->leader) ||
 	    atomic_load(&pool->spinning))
 		return;
-	if (atomic_load(&pool->running) < pool->concurrency) {
-		__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
-		if (tpio_pool_wake_one(pool))
-			return;
-	}
 	tpio_pool_watch(pool);
 }
 
