@@ -368,6 +368,8 @@ TPIO_HIDDEN struct tpio_entry *tpio_entry_new(void);
 /* ---- pool.c, worker.c, stall.c ---- */
 TPIO_HIDDEN struct _TP_POOL *tpio_default_pool(void);
 TPIO_HIDDEN int tpio_spawn(struct _TP_POOL *pool);
+TPIO_HIDDEN void tpio_worker_unlink(struct _TP_POOL *pool,
+				    struct tpio_worker *w);
 TPIO_HIDDEN void *tpio_worker_main(void *arg);
 TPIO_HIDDEN void tpio_pool_destroy(struct _TP_POOL *pool);
 TPIO_HIDDEN int tpio_pool_bind(struct _TP_POOL *pool,

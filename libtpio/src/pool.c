@@ -101,8 +101,8 @@ static struct tpio_worker *worker_new(struct _TP_POOL *pool)
 	return w;
 }
 
-/* pool->mu held: undo worker_new after a failed thread start. */
-static void worker_unlist(struct _TP_POOL *pool, struct tpio_worker *w)
+/* pool->mu held: @w leaves the pool's list and count. */
+void tpio_worker_unlink(struct _TP_POOL *pool, struct tpio_worker *w)
 {
 	if (w->prev)
 		w->prev->next = w->next;
@@ -111,7 +111,15 @@ static void worker_unlist(struct _TP_POOL *pool, struct tpio_worker *w)
 	if (w->next)
 		w->next->prev = w->prev;
 	__atomic_store_n(&pool->threads, pool->threads - 1, __ATOMIC_RELAXED);
+	if (w->engine_bound)
+		pool->bound--;
 	pthread_cond_broadcast(&pool->exit_cv);
+}
+
+/* pool->mu held: undo worker_new after a failed thread start. */
+static void worker_unlist(struct _TP_POOL *pool, struct tpio_worker *w)
+{
+	tpio_worker_unlink(pool, w);
 	free(w->batch);
 	free(w);
 }

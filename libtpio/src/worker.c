@@ -383,17 +383,8 @@ static void worker_exit(struct _TP_POOL *pool, struct tpio_worker *self)
 {
 	int last;
 
-	if (self->prev)
-		self->prev->next = self->next;
-	else
-		pool->workers = self->next;
-	if (self->next)
-		self->next->prev = self->prev;
-	__atomic_store_n(&pool->threads, pool->threads - 1, __ATOMIC_RELAXED);
-	if (self->engine_bound)
-		pool->bound--;
+	tpio_worker_unlink(pool, self);
 	last = !pool->threads;
-	pthread_cond_broadcast(&pool->exit_cv);
 	/* a deferred CloseThreadpool: the last worker frees the pool */
 	if (last && pool->stopping == 2) {
 		pthread_mutex_unlock(&pool->mu);
