@@ -2,7 +2,8 @@
 /*
  * The library's settings, read from the environment once (the first
  * caller; pthread_once) and constant afterwards, so that no thread reads a
- * half-written value. Documentation/libtpio.rst lists the variables.
+ * half-written value; only a port's sizes are read again for each pool, as
+ * they size that pool alone. Documentation/libtpio.rst lists the variables.
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -42,19 +43,24 @@ static uint32_t affinity_cpus(void)
 	return n > 0 ? (uint32_t)n : 1;
 }
 
+void tpio_config_port(uint32_t *ring_entries, uint32_t *max_objects)
+{
+	uint32_t n = env_u32("TPIO_RING_ENTRIES", 1024, TPIO_RING_MIN,
+			     TPIO_RING_MAX);
+
+	if (n & (n - 1)) {
+		tpio_warn("TPIO_RING_ENTRIES=%u is not a power of two, using 1024",
+			  n);
+		n = 1024;
+	}
+	*ring_entries = n;
+	*max_objects = env_u32("TPIO_MAX_OBJECTS", 16384, 2, TPIO_OBJECTS_MAX);
+}
+
 static void config_read(void)
 {
 	const char *s;
 
-	cfg.ring_entries = env_u32("TPIO_RING_ENTRIES", 1024, TPIO_RING_MIN,
-				   TPIO_RING_MAX);
-	if (cfg.ring_entries & (cfg.ring_entries - 1)) {
-		tpio_warn("TPIO_RING_ENTRIES=%u is not a power of two, using 1024",
-			  cfg.ring_entries);
-		cfg.ring_entries = 1024;
-	}
-	cfg.max_objects = env_u32("TPIO_MAX_OBJECTS", 16384, 2,
-				  TPIO_OBJECTS_MAX);
 	cfg.idle_timeout_ms = env_u32("TPIO_IDLE_TIMEOUT_MS", 10000, 1,
 				      3600000);
 	cfg.cpus = affinity_cpus();

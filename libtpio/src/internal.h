@@ -39,8 +39,6 @@
 
 /* ---- configuration: read once from the environment (config.c) ---- */
 struct tpio_config {
-	uint32_t ring_entries;		/* TPIO_RING_ENTRIES */
-	uint32_t max_objects;		/* TPIO_MAX_OBJECTS */
 	uint32_t idle_timeout_ms;	/* TPIO_IDLE_TIMEOUT_MS */
 	uint32_t spin_us;		/* TPIO_SPIN_US (0 with one CPU) */
 	uint32_t concurrency;		/* TPIO_CONCURRENCY, default: CPUs */
@@ -50,6 +48,9 @@ struct tpio_config {
 };
 
 TPIO_HIDDEN const struct tpio_config *tpio_config(void);
+/* TPIO_RING_ENTRIES and TPIO_MAX_OBJECTS, read for each new pool */
+TPIO_HIDDEN void tpio_config_port(uint32_t *ring_entries,
+				  uint32_t *max_objects);
 /* TPIO_IO_INFLIGHT, read at the first overlapped operation */
 TPIO_HIDDEN uint32_t tpio_config_io_inflight(void);
 

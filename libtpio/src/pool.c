@@ -178,7 +178,7 @@ static struct _TP_POOL *pool_create(int is_default)
 	const struct tpio_config *cfg = tpio_config();
 	struct _TP_POOL *pool;
 	pthread_condattr_t ca;
-	uint32_t i;
+	uint32_t i, entries, objects;
 	int ret;
 
 	if (!t) {
@@ -191,7 +191,8 @@ static struct _TP_POOL *pool_create(int is_default)
 		return NULL;
 	}
 	pool->port.t = t;
-	ret = t->setup(&pool->port, cfg->ring_entries, cfg->max_objects);
+	tpio_config_port(&entries, &objects);
+	ret = t->setup(&pool->port, entries, objects);
 	if (ret) {
 		tpio_warn("%s port setup failed: %s", t->name, strerror(-ret));
 		free(pool);
@@ -200,7 +201,7 @@ static struct _TP_POOL *pool_create(int is_default)
 			     tpio_win32_from_errno(-ret));
 		return NULL;
 	}
-	pool->slots = calloc(cfg->max_objects, sizeof(*pool->slots));
+	pool->slots = calloc(objects, sizeof(*pool->slots));
 	if (!pool->slots) {
 		t->destroy(&pool->port);
 		free(pool);
