@@ -92,6 +92,7 @@ struct tpio_transport {
 	int (*drain)(struct tpio_port *port, uint32_t io, uint32_t flags,
 		     __u64 abs_ns);
 	int (*wake_io)(struct tpio_port *port, uint32_t io);
+	/* wake up to @count worker_wait sleepers; how many it woke, -errno */
 	int (*wake_workers)(struct tpio_port *port, uint32_t count);
 	/* the fd the I/O engine polls for posts from elsewhere, or -1 */
 	int (*poll_fd)(struct tpio_port *port);
@@ -215,6 +216,7 @@ struct _TP_POOL {
 	int prio_mixed;			/* objects of several priorities */
 	int first_prio;			/* the priority of the first object */
 	uint32_t mon_cb;		/* stall detector: callbacks seen */
+	int mon_armed;			/* ... since a look that counts */
 
 	/* atomics, read without pool->mu */
 	_Atomic uint32_t sched_count;	/* entries in the slot queues */
@@ -376,6 +378,8 @@ TPIO_HIDDEN void tpio_pool_destroy(struct _TP_POOL *pool);
 TPIO_HIDDEN int tpio_pool_bind(struct _TP_POOL *pool,
 			       struct tpio_worker *self);
 TPIO_HIDDEN int tpio_pool_wake_one(struct _TP_POOL *pool);
+TPIO_HIDDEN int tpio_worker_take_place(struct _TP_POOL *pool,
+				       struct tpio_worker *self);
 TPIO_HIDDEN void tpio_stall_register(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_stall_unregister(struct _TP_POOL *pool);
 TPIO_HIDDEN int tpio_stall_tick(uint32_t starved);

@@ -77,8 +77,9 @@ static int post_slow(struct _TP_POOL *pool, struct tpio_completion *c)
  * priority, and NT's rule must not ask for another thread. A worker in a
  * callback keeps it when as many callbacks run as the concurrency value
  * allows, or no worker is idle. The leader, not yet active, keeps the
- * first entry of its batch while NT lets one more run (then it runs
- * them), and the others only when no further thread may run (@b->kept).
+ * first entry of its batch if it can take a place among the active
+ * workers (then it runs them), and the others only when no further
+ * thread may run (@b->kept).
  */
 static int local_ok(struct _TP_POOL *pool, __u64 w, struct tpio_batch *b)
 {
@@ -95,12 +96,13 @@ static int local_ok(struct _TP_POOL *pool, __u64 w, struct tpio_batch *b)
 	if (__atomic_load_n(&pool->prio_mixed, __ATOMIC_RELAXED) ||
 	    atomic_load(&pool->sched_count) || tpio_ring_nonempty(pool))
 		return 0;
+	/* the leader's later entries: it counts itself already */
+	if (!tpio_cur_instance && b && b->kept)
+		return atomic_load(&pool->running) >= pool->concurrency;
+	/* the first: an idle worker takes its place (worker.c) with the check */
+	if (!tpio_cur_instance && !self->active)
+		return tpio_worker_take_place(pool, self);
 	running = atomic_load(&pool->running);
-	if (!tpio_cur_instance) {
-		if (!b || !b->kept)
-			return running < pool->concurrency;
-		return running + 1 >= pool->concurrency;
-	}
 	return running >= pool->concurrency ||
 	       __atomic_load_n(&pool->threads, __ATOMIC_RELAXED) <= running;
 }

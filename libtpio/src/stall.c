@@ -7,8 +7,8 @@
  * Until the kernel can tell a blocked callback from a running one, the
  * service thread looks every TPIO_STALL_US (1 ms) at the pools that asked
  * it to (tpio_pool_watch): a pool where work waits and no callback began
- * since the last look gets its local queues emptied into the shared
- * scheduler, its engine reaped if nobody leads it, and one more worker
+ * between two looks a tick apart gets its local queues emptied into the
+ * shared scheduler, its engine reaped if nobody leads it, and one more worker
  * woken (or started, within the pool's maximum), whatever the concurrency
  * value says. So such work waits at most about two ticks.
  *
@@ -134,11 +134,17 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 		reap_unled(pool);	/* ops to free: no need to wait */
 	if (!waiting) {
 		pool->mon_cb = cb;
+		pool->mon_armed = 1;
 		/* a completion may come while nobody waits for it */
 		return e && !atomic_load(&pool->leader) && tpio_engine_busy(e);
 	}
-	if (cb != pool->mon_cb) {
+	/*
+	 * The first look after the pool was quiet only counts what began:
+	 * "nothing began for a whole tick" needs a tick between two looks.
+	 */
+	if (!pool->mon_armed || cb != pool->mon_cb) {
 		pool->mon_cb = cb;	/* callbacks begin: not stuck */
+		pool->mon_armed = 1;
 		return 1;
 	}
 	/* nothing began for a whole tick while work waited */
@@ -164,10 +170,18 @@ int tpio_stall_tick(uint32_t starved)
 	for (pool = mon_pools; pool; pool = pool->mon_next) {
 		if (!atomic_load(&pool->watch) && !starved)
 			continue;
-		if (check_pool(pool, starved))
+		/*
+		 * Cleared before the look: a worker that asks again after
+		 * it (tpio_pool_watch) is not lost, and one that asked
+		 * before it queued its work where this look sees it.
+		 */
+		atomic_store(&pool->watch, 0);
+		if (check_pool(pool, starved)) {
+			atomic_store(&pool->watch, 1);
 			any = 1;
-		else
-			atomic_store(&pool->watch, 0);
+		} else {
+			pool->mon_armed = 0;
+		}
 	}
 	pthread_mutex_unlock(&mon_mu);
 	return any || starved;

@@ -216,11 +216,16 @@ static int k_wake_io(struct tpio_port *port, uint32_t io)
 static int k_wake_workers(struct tpio_port *port, uint32_t count)
 {
 	struct tpio_wake_args a;
+	int r;
 
 	memset(&a, 0, sizeof(a));
 	a.flags = TPIO_WAKE_WORKERS;
 	a.count = count;
-	return kioctl(K(port)->fd, TPIO_IOC_WAKE, &a);
+	/* the kernel returns how many it woke */
+	do {
+		r = ioctl(K(port)->fd, TPIO_IOC_WAKE, &a);
+	} while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
 }
 
 static int k_poll_fd(struct tpio_port *port)

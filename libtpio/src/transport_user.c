@@ -113,9 +113,11 @@ static void purge_overflow(struct uport *u, uint32_t slot)
 		__atomic_store_n(&u->flags, 0, __ATOMIC_RELEASE);
 }
 
-static void wake_sleepers(struct uport *u, uint32_t n)
+static uint32_t wake_sleepers(struct uport *u, uint32_t n)
 {
-	while (n-- && u->sleepers) {
+	uint32_t woken = 0;
+
+	for (; n && u->sleepers; n--, woken++) {
 		struct usleeper *s = u->sleepers;
 
 		u->sleepers = s->next;
@@ -125,6 +127,7 @@ static void wake_sleepers(struct uport *u, uint32_t n)
 		/* the sleeper takes the lock before it returns: s stays valid */
 		futex(&s->futex, FUTEX_WAKE_PRIVATE, 1, NULL);
 	}
+	return woken;
 }
 
 static struct uslot *lookup(struct uport *u, uint32_t io, int zombie_ok)
@@ -518,13 +521,14 @@ static int u_wake_io(struct tpio_port *port, uint32_t io)
 static int u_wake_workers(struct tpio_port *port, uint32_t count)
 {
 	struct uport *u = U(port);
+	uint32_t woken;
 
 	if (!count)
 		return -EINVAL;
 	pthread_mutex_lock(&u->lock);
-	wake_sleepers(u, count);
+	woken = wake_sleepers(u, count);
 	pthread_mutex_unlock(&u->lock);
-	return 0;
+	return (int)woken;
 }
 
 static int u_poll_fd(struct tpio_port *port)

@@ -27,12 +27,23 @@ __thread struct tpio_worker *tpio_self;
 
 /* ---- waking ---- */
 
+/* Take back one count of pool->woken, if there is one. */
+static void claim_wake(struct _TP_POOL *pool)
+{
+	uint32_t w = atomic_load(&pool->woken);
+
+	while (w && !atomic_compare_exchange_weak(&pool->woken, &w, w - 1))
+		;
+}
+
 /*
  * Wake one idle worker (a sleeper, else the leader); 1 when one was. The
  * woken worker counts as active (pool->woken) until it claims the wake on
  * its way out of the sleep, so that a burst of posts does not wake more
  * workers than the concurrency value asks for (NT does the same: a thread
- * released from the port is active at once).
+ * released from the port is active at once). A wake counts only when the
+ * transport says it picked a sleeper: one that left its sleep by itself
+ * meanwhile (a timeout, the wake sequence) is not relied on.
  */
 int tpio_pool_wake_one(struct _TP_POOL *pool)
 {
@@ -40,8 +51,9 @@ int tpio_pool_wake_one(struct _TP_POOL *pool)
 
 	if (__atomic_load_n(pool->port.r.waiters, __ATOMIC_SEQ_CST)) {
 		atomic_fetch_add(&pool->woken, 1);
-		pool->port.t->wake_workers(&pool->port, 1);
-		return 1;
+		if (pool->port.t->wake_workers(&pool->port, 1) > 0)
+			return 1;
+		claim_wake(pool);
 	}
 	e = atomic_load(&pool->eng);
 	if (e && atomic_load(&pool->leader_asleep) &&
@@ -53,13 +65,23 @@ int tpio_pool_wake_one(struct _TP_POOL *pool)
 	return 0;
 }
 
-/* A worker back from a sleep claims one wake, if one is outstanding. */
-static void claim_wake(struct _TP_POOL *pool)
+/*
+ * Rely on a spinning worker for one entry: it counts as woken, and its
+ * spin is claimed (pool->spinning counts the spins nobody relies on yet),
+ * so that no two entries rely on the same spinner. 1 when one was.
+ */
+static int claim_spinner(struct _TP_POOL *pool)
 {
-	uint32_t w = atomic_load(&pool->woken);
+	uint32_t s = atomic_load(&pool->spinning);
 
-	while (w && !atomic_compare_exchange_weak(&pool->woken, &w, w - 1))
-		;
+	if (!s)
+		return 0;
+	atomic_fetch_add(&pool->woken, 1);
+	while (s)
+		if (atomic_compare_exchange_weak(&pool->spinning, &s, s - 1))
+			return 1;
+	claim_wake(pool);
+	return 0;
 }
 
 /*
@@ -71,17 +93,16 @@ static void claim_wake(struct _TP_POOL *pool)
  */
 void tpio_pool_wake(struct _TP_POOL *pool, uint32_t entries)
 {
-	uint32_t i, spinning;
+	uint32_t i;
 
 	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
-	spinning = atomic_load(&pool->spinning);
 	for (i = 0; i < entries; i++) {
-		if (atomic_load(&pool->running) + atomic_load(&pool->woken) +
-		    i >= pool->concurrency) {
+		if (atomic_load(&pool->running) + atomic_load(&pool->woken) >=
+		    pool->concurrency) {
 			tpio_pool_watch(pool);
 			return;
 		}
-		if (i < spinning || tpio_pool_wake_one(pool))
+		if (claim_spinner(pool) || tpio_pool_wake_one(pool))
 			continue;
 		if (!tpio_spawn(pool))
 			tpio_pool_watch(pool);
@@ -101,6 +122,26 @@ static void set_active(struct _TP_POOL *pool, struct tpio_worker *self,
 		atomic_fetch_add(&pool->running, 1);
 	else
 		atomic_fetch_sub(&pool->running, 1);
+}
+
+/*
+ * An idle worker becomes active if fewer than the concurrency value are:
+ * the place is taken with the check, so two idle workers that look at
+ * once never both get the last one. 1 when it did.
+ */
+int tpio_worker_take_place(struct _TP_POOL *pool, struct tpio_worker *self)
+{
+	uint32_t r = atomic_load(&pool->running);
+
+	if (self->active)
+		return 1;
+	while (r < pool->concurrency) {
+		if (atomic_compare_exchange_weak(&pool->running, &r, r + 1)) {
+			self->active = 1;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Begin the callback of @c (queued--, running++, assoc++); 0 if stale. */
@@ -147,15 +188,20 @@ static int admitted(struct _TP_POOL *pool, struct tpio_worker *self, int use)
 {
 	uint32_t g;
 
-	if (self->active ||
-	    atomic_load(&pool->running) < pool->concurrency)
+	if (self->active)
+		return 1;
+	if (!use)
+		return atomic_load(&pool->running) < pool->concurrency ||
+		       atomic_load(&pool->grants);
+	if (tpio_worker_take_place(pool, self))
 		return 1;
 	g = atomic_load(&pool->grants);
-	if (!use)
-		return g != 0;
-	while (g)
-		if (atomic_compare_exchange_weak(&pool->grants, &g, g - 1))
+	while (g) {
+		if (atomic_compare_exchange_weak(&pool->grants, &g, g - 1)) {
+			set_active(pool, self, 1);
 			return 1;
+		}
+	}
 	return 0;
 }
 
@@ -163,14 +209,23 @@ static int admitted(struct _TP_POOL *pool, struct tpio_worker *self, int use)
 static int take_shared(struct _TP_POOL *pool, struct tpio_worker *self,
 		       struct tpio_cqe *c)
 {
-	int ok;
+	int was_active = self->active, ok = 0;
 
 	if ((!atomic_load(&pool->sched_count) && !tpio_ring_nonempty(pool)) ||
-	    !admitted(pool, self, 1))
+	    !admitted(pool, self, 0))
 		return 0;
 	pthread_mutex_lock(&pool->mu);
 	tpio_pull_ring(pool);
-	ok = tpio_pick(pool, c);
+	/*
+	 * The place is taken under the lock, once an entry is there: a
+	 * worker that lost the entry to another never counts as running.
+	 */
+	if (atomic_load(&pool->sched_count) && admitted(pool, self, 1)) {
+		ok = tpio_pick(pool, c);
+		/* only stale entries were left: give the place back */
+		if (!ok && !was_active)
+			set_active(pool, self, 0);
+	}
 	pthread_mutex_unlock(&pool->mu);
 	return ok;
 }
@@ -314,6 +369,17 @@ static int lead(struct _TP_POOL *pool, struct tpio_worker *self)
 	return 1;
 }
 
+/* End a spin nobody claimed: 1, or 0 when a poster claimed one. */
+static int unspin(struct _TP_POOL *pool)
+{
+	uint32_t s = atomic_load(&pool->spinning);
+
+	while (s)
+		if (atomic_compare_exchange_weak(&pool->spinning, &s, s - 1))
+			return 1;
+	return 0;
+}
+
 /*
  * Watch for work for a while before sleeping (TPIO_SPIN_US; 0 with one
  * CPU, where spinning would take the CPU from the thread it waits for).
@@ -340,7 +406,11 @@ static int spin(struct _TP_POOL *pool, struct tpio_worker *self)
 		if (!(i % 64) && tpio_now_ns() >= end)
 			break;
 	}
-	atomic_fetch_sub(&pool->spinning, 1);
+	/* a poster relied on this spin (claim_spinner): look again */
+	if (!unspin(pool)) {
+		claim_wake(pool);
+		found = 1;
+	}
 	return found;
 }
 

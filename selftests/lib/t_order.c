@@ -188,6 +188,48 @@ TEST_F(tp, s26_two_workers_run_concurrently)
 	rendezvous(_metadata, self, 2);
 }
 
+/*
+ * 26, over fresh pools: two completions posted at once from outside the
+ * pool each get a worker, whether the pool's worker is asleep, spinning or
+ * not started yet. Each entry relies on a different idle worker (a burst
+ * that counted one spinning worker for both left the second entry behind
+ * a callback that blocks).
+ */
+TEST_F(tp, s26_burst_wakes_a_worker_per_entry)
+{
+	static struct probe p;
+	static OVERLAPPED ov[2];
+	TP_CALLBACK_ENVIRON env;
+	int round, i, bad = 0;
+	PTP_POOL pool;
+	PTP_IO io;
+
+	for (round = 0; round < 100 && !bad; round++) {
+		pool = CreateThreadpool(NULL);
+		ASSERT_NE(NULL, pool);
+		SetThreadpoolThreadMaximum(pool, 2);
+		env = self->env;
+		SetThreadpoolCallbackPool(&env, pool);
+		probe_init(&p, act_rendezvous);
+		atomic_store(&p.flag2, 2);
+		io = CreateThreadpoolIo(self->h, probe_cb, &p, &env);
+		ASSERT_NE(NULL, io);
+		/* the pool's first worker may be anywhere in its idle path */
+		if (round % 4)
+			usleep(round % 4 == 1 ? 50 : 2000);
+		for (i = 0; i < 2; i++)
+			StartThreadpoolIo(io);
+		for (i = 0; i < 2; i++)
+			ASSERT_EQ(TRUE, tpio_post_completion(io, &ov[i], 0, 1));
+		WaitForThreadpoolIoCallbacks(io, FALSE);
+		if (atomic_load(&p.bad))
+			bad = round + 1;
+		CloseThreadpoolIo(io);
+		CloseThreadpool(pool);
+	}
+	EXPECT_EQ(0, bad);
+}
+
 /* 27: SetThreadpoolThreadMinimum(4) creates 4 workers and raises the maximum. */
 TEST_F(tp, s27_thread_minimum)
 {
