@@ -259,6 +259,24 @@ static void kmsg_rest(int *tids)
 
 /* ---- the watchdog ---- */
 
+/* A task stopped by the fuzzer's own SIGSTOP is not hung. */
+static int task_stopped(int pid, int tid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	p = strrchr(buf, ')');	/* "pid (comm) STATE ..." */
+	return p && (p[2] == 'T' || p[2] == 't');
+}
+
 /* The slot of a call of @round that overran its bound, or -1. */
 static int hang_check(uint32_t round, uint64_t now)
 {
@@ -271,7 +289,9 @@ static int hang_check(uint32_t round, uint64_t now)
 		uint64_t start = atomic_load(&s->start_ns);
 		uint64_t bound = atomic_load(&s->bound_ns);
 
-		if (s->round != round || !start)
+		if (s->round != round || !start ||
+		    (now > start + g_cfg.grace_ns &&
+		     task_stopped(s->pid, s->tid)))
 			continue;
 		if (bound != UNBOUNDED && now > bound + g_cfg.grace_ns)
 			return (int)i;
@@ -446,7 +466,8 @@ static enum outcome supervise(struct run *run, pid_t pid, uint32_t round,
 		return OUT_HANG;
 	}
 	usleep(100000);		/* a report from the release of its ports */
-	if (res == OUT_OK && (kmsg_read(&found, tids, &lines), found)) {
+	kmsg_read(&found, tids, &lines);	/* printed even after another finding */
+	if (res == OUT_OK && found) {
 		res = OUT_KERNEL;
 		kernel_finding(run, round, tids);
 	}
