@@ -263,6 +263,10 @@ struct round {
 	 */
 	uint32_t setups;
 	int setups_inflight;
+	uint32_t setups_raced;		/* of those, set up who knows what */
+	/* the same for IO_CREATE: its cookie may land on any port */
+	int creates_inflight;
+	uint32_t creates_raced;
 	int stale_fds[MAX_STALE_FDS];
 	int nstale;
 	int devnull;
@@ -359,6 +363,7 @@ void port_init(struct port *p, int fd, int mode, uint32_t tag);
 void port_forget_fd(struct round *r, struct port *p, int i);
 void port_maybe_free(struct port *p);
 void ports_maybe_setup(struct round *r);
+void ports_untagged(struct round *r);
 int port_nfds(const struct port *p);
 struct port *pick_port(struct worker *w, int want_setup);
 int pick_port_fd(struct worker *w, struct port *p, int *mode);

@@ -117,6 +117,16 @@ void ports_maybe_setup(struct round *r)
 			r->ports[i].setup = SETUP_MAYBE;
 }
 
+/* Any port may hold an object whose cookie is not its own. */
+void ports_untagged(struct round *r)
+{
+	int i;
+
+	for (i = 0; i < MAX_PORTS; i++)
+		r->ports[i].untagged = 1;
+	r->creates_raced++;	/* also ports not recorded yet */
+}
+
 /*
  * Takes fd i out of the model before it is closed: from here on a call
  * that chose it may find it closed or reused (round.closes tells).
@@ -465,7 +475,11 @@ void call_pick(struct worker *w, struct call *c, enum op op, int want_setup)
 		c->fd = chance(w, 50) ? -1 : 1 << 20;
 		return;
 	}
-	if (x < 8 && r->nstale) {
+	/*
+	 * Not in a child: there a reused number may name a port it shares
+	 * with its parent, whose model would not know what the call did.
+	 */
+	if (x < 8 && r->nstale && !w->child) {
 		c->fd_kind = FD_STALE;
 		c->fd = r->stale_fds[below(w, r->nstale)];
 		return;

@@ -279,8 +279,10 @@ void op_setup(struct worker *w)
 	check_result(w, &c, mask);
 	if (!call_port_valid(w, &c)) {
 		/* it may have set up whatever port the fd was by then */
-		if (!c.ret || c.err == EFAULT)
+		if (!c.ret || c.err == EFAULT) {
 			ports_maybe_setup(w->r);
+			w->r->setups_raced++;	/* also ports not recorded yet */
+		}
 		model_unlock(w->r);
 		return;
 	}
@@ -340,6 +342,7 @@ void op_io_create(struct worker *w)
 	}
 	if (p)
 		close_seq = p->close_seq;
+	w->r->creates_inflight++;
 	model_unlock(w->r);
 
 	ca.flags = chance(w, 95) ? 0 : 1U << below(w, 32);
@@ -351,6 +354,7 @@ void op_io_create(struct worker *w)
 	arg = place_arg(w, &c, 0, &ca, sizeof(ca), &c.pk);
 	do_ioctl(w, &c, TPIO_IOC_IO_CREATE, arg, a, now_ns());
 	call_settle(w, &c);
+	w->r->creates_inflight--;
 
 	acc = ptr_access(c.pk);
 	if (!gate(&c, &mask) && !readable(&c, acc, &mask)) {
@@ -364,6 +368,9 @@ void op_io_create(struct worker *w)
 	resolve_setup(w, &c);
 	out = arg_view(w, c.pk, arg, 0, sizeof(ca));
 	if (!call_port_valid(w, &c)) {
+		/* an object on whatever port the number named by then */
+		if (!c.ret || c.err == EFAULT)
+			ports_untagged(w->r);
 		model_unlock(w->r);
 		return;
 	}

@@ -91,12 +91,24 @@ void op_open(struct worker *w)
 {
 	struct round *r = w->r;
 	uint64_t a[4] = { 0 };
-	int i, fd, mode, flags, err;
+	int i, fd, mode, flags, err, sinflight, cinflight;
+	uint32_t sraced, craced;
 
 	mode = chance(w, 85) ? O_RDWR : chance(w, 50) ? O_RDONLY : O_WRONLY;
 	flags = mode | (chance(w, 70) ? O_CLOEXEC : 0) |
 		(chance(w, 10) ? O_NONBLOCK : 0);
 	a[0] = (uint64_t)flags;
+	/*
+	 * A SETUP or IO_CREATE made through a number closed meanwhile can
+	 * land on this port before it is in the model: then it is only
+	 * "maybe" not set up, and may hold another port's cookies.
+	 */
+	model_lock(r);
+	sraced = r->setups_raced;
+	craced = r->creates_raced;
+	sinflight = r->setups_inflight;
+	cinflight = r->creates_inflight;
+	model_unlock(r);
 	non_ioctl_begin(w, OP_OPEN, -1, a);
 	fd = open("/dev/tpio", flags);
 	err = fd < 0 ? errno : 0;
@@ -113,6 +125,12 @@ void op_open(struct worker *w)
 
 		if (!p->used || (p = evict_port(w))) {
 			port_init(p, fd, mode, (uint32_t)rnd(w));
+			if (sinflight || r->setups_inflight ||
+			    r->setups_raced != sraced)
+				p->setup = SETUP_MAYBE;
+			if (cinflight || r->creates_inflight ||
+			    r->creates_raced != craced)
+				p->untagged = 1;
 			model_unlock(r);
 			return;
 		}
