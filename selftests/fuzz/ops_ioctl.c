@@ -385,6 +385,9 @@ void op_io_create(struct worker *w)
 	/* a failed copy-out still spent a generation of some slot */
 	if (!c.ret || (c.err == EFAULT && acc == ACC_RO))
 		p->creates++;
+	/* memory others write: the kernel may have read another cookie */
+	if (acc == ACC_ANY && (!c.ret || c.err == EFAULT))
+		p->untagged = 1;
 	model_unlock(w->r);
 }
 

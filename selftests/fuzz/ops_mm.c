@@ -591,22 +591,27 @@ void op_madvise(struct worker *w)
 	struct mapping *m;
 	struct port *p = map_pick_locked(w, &m);
 	uint64_t a[4] = { 0 };
-	int adv, ret;
+	int adv, ret, fork_adv;
 	size_t len;
 
 	if (!p)
 		return;
 	adv = advice[below(w, sizeof(advice) / sizeof(advice[0]))];
-	len = chance(w, 70) ? m->len : PAGE;
+	fork_adv = adv == MADV_DONTFORK || adv == MADV_DOFORK ||
+		   adv == MADV_WIPEONFORK || adv == MADV_KEEPONFORK;
+	/* what fork keeps is tracked per mapping: all of it or nothing */
+	len = fork_adv || chance(w, 70) ? m->len : PAGE;
 	a[0] = (uintptr_t)m->addr;
 	a[1] = len;
 	a[2] = (uint64_t)adv;
 	ret = madvise(m->addr, len, adv);
 	non_ioctl(w, OP_MADVISE, -1, a, ret, ret ? errno : 0);
-	/* the mm's answers are not tpio's to judge; keep the model safe */
-	if (!ret && (adv == MADV_DONTNEED || adv == MADV_FREE ||
-		     adv == MADV_REMOVE || adv == MADV_PAGEOUT ||
-		     adv == MADV_COLD))
+	/*
+	 * The mm's answers are not tpio's to judge; keep the model safe: a
+	 * zap may have been applied in part even if madvise failed.
+	 */
+	if (adv == MADV_DONTNEED || adv == MADV_FREE ||
+	    adv == MADV_REMOVE || adv == MADV_PAGEOUT || adv == MADV_COLD)
 		m->zapped = 1;
 	if (!ret && (adv == MADV_DONTFORK || adv == MADV_WIPEONFORK))
 		m->dontfork = 1;
