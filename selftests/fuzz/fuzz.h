@@ -171,6 +171,7 @@ struct profile {
 	int flicker;		/* a thread flips the flicker page */
 	int max_ports;
 	uint32_t bad_ptr_pct;	/* share of garbage pointers */
+	uint32_t focus_pct;	/* share of calls on the round's hot port */
 	uint32_t unstick_ms;	/* unbounded sleepers are signalled after */
 	uint32_t weights[OP_COUNT];
 	uint64_t length_ns;

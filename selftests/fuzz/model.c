@@ -158,6 +158,12 @@ struct port *pick_port(struct worker *w, int want_setup)
 	}
 	if (!n)
 		return NULL;
+	/*
+	 * Races need calls that meet: in some rounds most calls go to one
+	 * "hot" port (the first one that is there).
+	 */
+	if (chance(w, r->prof.focus_pct))
+		return &r->ports[idx[0]];
 	if (want_setup && ready && chance(w, 90))
 		return &r->ports[set[below(w, ready)]];
 	return &r->ports[idx[below(w, n)]];

@@ -163,6 +163,7 @@ void make_profile(const struct config *cfg, uint32_t id, uint64_t seed,
 	p->flicker = rng_next(&s) % 3 == 0;
 	p->max_ports = 1 + (int)(rng_next(&s) % MAX_PORTS);
 	p->bad_ptr_pct = bad_ptr[rng_next(&s) % 4];
+	p->focus_pct = (uint32_t)(rng_next(&s) % 3) * 40;	/* 0, 40, 80 */
 	p->unstick_ms = 20 + (uint32_t)(rng_next(&s) % 300);
 	swarm_weights(&s, p->weights);
 	p->length_ns = (2 + rng_next(&s) % 5) * NSEC;

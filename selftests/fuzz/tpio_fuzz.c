@@ -474,7 +474,8 @@ static enum outcome supervise(struct run *run, pid_t pid, uint32_t round,
 	return res != OUT_OK ? res : judge_exit(round, status, planned);
 }
 
-static void round_line(uint32_t round, uint64_t seed, const struct profile *p)
+static void round_line(const struct run *run, uint32_t round, uint64_t seed,
+		       const struct profile *p)
 {
 	char seeds[200];
 	int i, n = 0;
@@ -483,10 +484,15 @@ static void round_line(uint32_t round, uint64_t seed, const struct profile *p)
 		n += snprintf(seeds + n, sizeof(seeds) - n, "%s%#llx",
 			      i ? " " : "",
 			      (unsigned long long)derive_seed(seed, i + 1));
-	say("# round %u: seed %#llx, %.1f s, uid %d, %d port(s), %u%% bad "
-	    "pointers%s%s%s; worker seeds %s", round,
+	/* the calls so far: a bound when a finding wedges the machine */
+	say("# round %u (after %llu calls, %.1f s): seed %#llx, %.1f s, uid "
+	    "%d, %d port(s), %u%% bad pointers, %u%% on one port%s%s%s; "
+	    "worker seeds %s", round,
+	    (unsigned long long)atomic_load(&g_shm->calls),
+	    (now_ns() - run->t_start) / 1e9,
 	    (unsigned long long)seed, p->length_ns / 1e9,
 	    p->unpriv ? 65534 : (int)geteuid(), p->max_ports, p->bad_ptr_pct,
+	    p->focus_pct,
 	    p->scribbler ? ", scribbler" : "", p->flicker ? ", flicker" : "",
 	    p->kill_at_ns ? ", SIGKILL planned" : "", seeds);
 }
@@ -501,7 +507,7 @@ static enum outcome one_round(struct run *run, uint32_t round)
 
 	make_profile(&g_cfg, round, seed, end - now, &prof);
 	if (g_cfg.verbose)
-		round_line(round, seed, &prof);
+		round_line(run, round, seed, &prof);
 	memset(g_shm->slots, 0, sizeof(g_shm->slots));
 	atomic_store(&g_shm->next_slot, 0);
 	atomic_store(&g_shm->stop, 0);
