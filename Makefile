@@ -11,6 +11,8 @@
 # VM_KVER  the Debian kernel release the test VM boots (scripts/kver).
 # VM_KDIR  the build tree matching the VM kernel: "make check" and
 #          "make demo" build the module against it, whatever KDIR says.
+# STAGES   the test stages "make check" runs (scripts/run-tests): by
+#          default all of native, vm, vm-6.12 and vm-debug.
 
 TOP      := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 BUILD    := $(TOP)/build
@@ -42,7 +44,8 @@ help:
 	@echo "make lib        libtpio (build/libtpio/)"
 	@echo "make tests      selftests (build/selftests/)"
 	@echo "make check      setup, build everything, run all test stages"
-	@echo "make check-debug the VM stage on a lockdep+KASAN+kmemleak kernel"
+	@echo "                (native, vm, vm-6.12, vm-debug; STAGES=... for some)"
+	@echo "make check-debug the vm-debug stage alone (lockdep+KASAN+kmemleak kernel)"
 	@echo "make conformance the Wine-differential suite (Wine as reference)"
 	@echo "make bench      benchmarks against peers: tables and plots in bench/results/"
 	@echo "make fuzz       the fuzzer of /dev/tpio in the VM (FUZZ_SECONDS=$(FUZZ_SECONDS))"
@@ -50,8 +53,9 @@ help:
 	@echo "make examples   the example programs (build/examples/)"
 	@echo "make install    module into /lib/modules/<release>/extra, library into $(PREFIX)"
 	@echo "make checkpatch kernel style check of the module and the ABI headers"
-	@echo "make clean      remove build outputs (keeps build/debug-kernel)"
-	@echo "make distclean  remove build/ entirely"
+	@echo "make clean      remove build outputs"
+	@echo "make distclean  remove build/ entirely (the kernel cache stays:"
+	@echo "                scripts/cache-dir prints where it is)"
 
 setup:
 	$(TOP)/scripts/setup
@@ -86,25 +90,23 @@ $(DEMO_BIN): $(TOP)/scripts/demo/tpio-info.c $(TOP)/uapi/linux/tpio.h
 
 # A failed build does not stop the tests: what was built still runs, and
 # the closing "N passed, N failed" line counts the build as one failure.
+# The vm-6.12 and vm-debug stages get their kernels themselves
+# (scripts/kernel-fetch, scripts/build-debug-kernel: cached) and build the
+# module for them out of tree, in build/kmod-6.12 and build/kmod-debug.
+STAGES ?=
+STAGE_ARGS := $(addprefix --stage ,$(STAGES))
+
 check: setup
 	@rc=0; $(MAKE) -k -j$(JOBS) all KDIR=$(VM_KDIR) || rc=1; \
-	if [ $$rc -ne 0 ]; then $(TOP)/scripts/run-tests --build-failed; \
-	else $(TOP)/scripts/run-tests; fi
+	if [ $$rc -ne 0 ]; then $(TOP)/scripts/run-tests --build-failed $(STAGE_ARGS); \
+	else $(TOP)/scripts/run-tests $(STAGE_ARGS); fi
 
-# The VM stage again, on the debug kernel of scripts/build-debug-kernel
-# (lockdep, KASAN, kmemleak; built once, about 4 minutes on 2 cores), with
-# the module built against that tree. Any report fails the run.
-DEBUG_TREE := $(BUILD)/debug-kernel/linux
-DEBUG_MOD  := $(BUILD)/debug-module
-
+# The vm-debug stage alone: the VM tests on the debug kernel of
+# scripts/build-debug-kernel (lockdep, KASAN, kmemleak; built once and
+# cached, about 4 minutes on 2 cores). Any report fails the run.
 check-debug: setup
 	$(MAKE) -j$(JOBS) tests
-	$(TOP)/scripts/build-debug-kernel $(BUILD)/debug-kernel
-	rm -rf $(DEBUG_MOD) && mkdir -p $(DEBUG_MOD)
-	cp -r $(TOP)/Kbuild $(TOP)/kmod $(TOP)/uapi $(TOP)/common $(DEBUG_MOD)/
-	$(MAKE) -C $(DEBUG_TREE) M=$(DEBUG_MOD) modules
-	cd $(TOP) && TPIO_VM_KERNEL=$(DEBUG_TREE)/arch/x86/boot/bzImage \
-		TPIO_MODULE=$(DEBUG_MOD)/tpio.ko scripts/run-tests --stage vm
+	cd $(TOP) && scripts/run-tests --stage vm-debug
 
 # Benchmarks against peers, natively and in the VM (bench/README.md,
 # Documentation/performance.md); bench/setup installs their extra packages.
@@ -120,13 +122,14 @@ conformance: setup
 # scripts/fuzz): FUZZ_SECONDS long, from FUZZ_SEED (a number, or "random":
 # the fuzzer prints the one it picked), FUZZ_THREADS workers per round, on
 # FUZZ_KERNEL: auto (the debug kernel of scripts/build-debug-kernel when it
-# is built, else Debian's), debug (built first if need be) or debian.
+# is built, else Debian's), debug (built first if need be) or debian;
+# FUZZ_DEBUG_TREE names another debug kernel tree.
 # FUZZ_ARGS adds fuzzer options. Passes on no finding and a clean kernel log.
 FUZZ_SECONDS    ?= 300
 FUZZ_SEED       ?= 0x7470696f66757a7a
 FUZZ_THREADS    ?= 4
 FUZZ_KERNEL     ?= auto
-FUZZ_DEBUG_TREE ?= $(BUILD)/debug-kernel/linux
+FUZZ_DEBUG_TREE ?=
 FUZZ_ARGS       ?=
 
 fuzz: setup
@@ -168,8 +171,7 @@ clean:
 	@if [ -f $(TOP)/libtpio/Makefile ]; then $(MAKE) -C $(TOP)/libtpio clean; fi
 	@if [ -f $(TOP)/selftests/Makefile ]; then $(MAKE) -C $(TOP)/selftests clean; fi
 	@if [ -d $(BUILD) ]; then \
-		find $(BUILD) -mindepth 1 -maxdepth 1 ! -name debug-kernel \
-			-exec rm -rf {} +; fi
+		find $(BUILD) -mindepth 1 -maxdepth 1 -exec rm -rf {} +; fi
 
 distclean: clean
 	rm -rf $(BUILD)
@@ -177,5 +179,5 @@ distclean: clean
 # An out-of-tree module must test LINUX_VERSION_CODE (kmod/compat.h): the
 # one checkpatch rule that assumes in-tree code is ignored.
 checkpatch: $(KSFT_STAMP)
-	cd $(TOP) && perl $(CHECKPATCH) --no-tree --ignore LINUX_VERSION_CODE -f \
+	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --ignore LINUX_VERSION_CODE -f \
 		$(wildcard kmod/*.c kmod/*.h) uapi/linux/tpio.h common/tpio_word.h

@@ -7,8 +7,11 @@
  *   row bench=B impl=I env=E run=R unit=U median=M p50=M p99=P n=N
  *   cdf bench=B impl=I env=E run=R unit=U pts=q:v,q:v,...
  *   fail bench=B impl=I what=TEXT
+ *   skip bench=B impl=I env=E what=TEXT   (not measured, for that reason)
  * "median" and "p50" are the same number (per-sample median); throughput
- * rows use unit=ns per operation (lower is better) and add ops_s=.
+ * rows use unit=ns per operation (lower is better) and add ops_s=. Rows of
+ * one value per run (a cost per operation: bench_emit_value) repeat it as
+ * median, p50 and p99, with n = the operations it was divided by.
  * Everything else a program prints is ignored by the report.
  */
 #ifndef TPIO_BENCH_H
@@ -19,7 +22,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
 
+#ifdef _WIN32
+/* mingw-w64 builds (Wine's rows): the performance counter */
+static inline uint64_t bench_now(void)
+{
+	LARGE_INTEGER c, f;
+
+	QueryPerformanceCounter(&c);
+	QueryPerformanceFrequency(&f);
+	return (uint64_t)((double)c.QuadPart * 1e9 / (double)f.QuadPart);
+}
+#else
 static inline uint64_t bench_now(void)
 {
 	struct timespec ts;
@@ -27,6 +44,7 @@ static inline uint64_t bench_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
+#endif
 
 /* busy-wait until bench_now() >= @until (no sleep: keeps the CPU awake) */
 static inline void bench_spin_until(uint64_t until)
@@ -37,11 +55,15 @@ static inline void bench_spin_until(uint64_t until)
 
 static inline void bench_sleep_ns(uint64_t ns)
 {
+#ifdef _WIN32
+	Sleep((DWORD)((ns + 999999) / 1000000));
+#else
 	struct timespec ts = { (time_t)(ns / 1000000000ULL),
 			       (long)(ns % 1000000000ULL) };
 
 	while (nanosleep(&ts, &ts))
 		;
+#endif
 }
 
 static inline void bench_relax(void)
@@ -53,7 +75,7 @@ static inline void bench_relax(void)
 #endif
 }
 
-static int bench_cmp_u64(const void *a, const void *b)
+static inline int bench_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
@@ -118,6 +140,26 @@ static inline void bench_emit_rate(const char *bench, const char *impl,
 	printf("row bench=%s impl=%s env=%s run=%d unit=ns median=%.2f p50=%.2f p99=%.2f n=%llu ops_s=%.0f\n",
 	       bench, impl, bench_env(), run, per, per, per,
 	       (unsigned long long)ops, per > 0 ? 1e9 / per : 0);
+	fflush(stdout);
+}
+
+/* one value of one run, e.g. system calls per round trip (unit=per_rt) */
+static inline void bench_emit_value(const char *bench, const char *impl,
+				    int run, const char *unit, double v,
+				    uint64_t n)
+{
+	printf("row bench=%s impl=%s env=%s run=%d unit=%s median=%.4f p50=%.4f p99=%.4f n=%llu\n",
+	       bench, impl, bench_env(), run, unit, v, v, v,
+	       (unsigned long long)n);
+	fflush(stdout);
+}
+
+/* @what: one word (no spaces; bench/report shows '_' as spaces) */
+static inline void bench_skip(const char *bench, const char *impl,
+			      const char *what)
+{
+	printf("skip bench=%s impl=%s env=%s what=%s\n", bench, impl,
+	       bench_env(), what);
 	fflush(stdout);
 }
 

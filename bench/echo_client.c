@@ -16,10 +16,23 @@
  *   fail bench=... what=...                  on any error or a mismatch
  *
  *   echo_client -i IMPL -T tcp|pipe -c N [-s SIZE] [-w MS] [-d MS] [-r RUN]
- *               [-L SECS] [-x TAG] -- SERVER [ARGS...]
+ *               [-L SECS] [-x TAG] [-C | -S FILE] -- SERVER [ARGS...]
  *
  * -x TAG names a variant: the rows become echo_<tcp|pipe>_c<N>_<TAG>_...
  * (bench/run uses "cpu0" for the runs pinned to one CPU).
+ *
+ * The server's cost per round trip (bench/cost.h), over the round trips
+ * that complete between the window's start and its end:
+ *
+ *   -C       also print row bench=echo_..._cs (context switches of all
+ *            the server's threads, unit=per_rt) and echo_..._cpu (their
+ *            CPU time, unit=us_per_rt), from /proc snapshots at the start
+ *            and the end of the window; a "skip" line instead when /proc
+ *            cannot tell (e.g. a server thread exited in the window).
+ *   -S FILE  run the server under perf stat (output in FILE, fifos
+ *            FILE.ctl and FILE.ack), count its system calls in the window
+ *            only, and print only row bench=echo_..._sys (unit=per_rt): the
+ *            tracepoint slows the server, so no rate or latency rows.
  *
  * -L bounds the whole run (default 60 s, server start included): past it
  * the server is killed and a fail line printed.
@@ -33,6 +46,7 @@
 #include <sys/wait.h>
 
 #include "bench.h"
+#include "cost.h"
 #include "echo.h"
 
 #define MAX_SIZE 16384
@@ -46,7 +60,7 @@ struct cl {
 };
 
 static const char *impl = "?";
-static char bench_rate[64], bench_lat[64];
+static char bench_rate[64], bench_lat[64], bench_base[64];
 static pid_t server_pid;
 static char alarm_msg[256];
 
@@ -171,18 +185,116 @@ static int read_port(int fd)
 	}
 }
 
+/*
+ * The cost measurement (-C or -S): started by the first round trip that
+ * completes at or after the window's start, ended by the first one at or
+ * after its end; round trips completed in between (the ending one
+ * included: the server's work for it is done) are what it is divided by.
+ */
+enum { COST_NONE, COST_PROC, COST_PERF };
+static int cost_mode;
+static struct cost_snap snap_a, snap_b;
+static struct cost_perf perf;
+static const char *cost_why;	/* not measurable: why */
+static int cost_state;		/* 0 before, 1 in, 2 after the window */
+static uint64_t cost_n;
+
+static void cost_mark(int begin)
+{
+	const char *why = NULL;
+
+	if (cost_why)
+		return;
+	if (cost_mode == COST_PROC)
+		why = cost_snap_take(server_pid, begin ? &snap_a : &snap_b);
+	else
+		why = cost_perf_cmd(&perf, server_pid,
+				    begin ? "enable" : "disable");
+	if (why)
+		cost_why = why;
+}
+
+static void cost_on_round_trip(uint64_t now, uint64_t t_start,
+			       uint64_t t_end)
+{
+	if (cost_state == 1) {
+		cost_n++;
+		if (now >= t_end) {
+			cost_mark(0);
+			cost_state = 2;
+		}
+	} else if (cost_state == 0 && now >= t_start) {
+		cost_mark(1);
+		cost_state = 1;
+		if (now >= t_end) {
+			cost_mark(0);
+			cost_state = 2;
+		}
+	}
+}
+
+static void cost_emit(int run)
+{
+	char b[80];
+
+	if (cost_mode == COST_PERF) {
+		uint64_t calls = 0;
+		const char *why = cost_perf_count(&perf, &calls);
+
+		snprintf(b, sizeof(b), "%s_sys", bench_base);
+		if (!why)
+			why = cost_why;
+		if (why)
+			bench_skip(b, impl, why);
+		else
+			bench_emit_value(b, impl, run, "per_rt",
+					 (double)calls / (double)cost_n, cost_n);
+		return;
+	}
+	if (cost_why) {
+		snprintf(b, sizeof(b), "%s_cs", bench_base);
+		bench_skip(b, impl, cost_why);
+		snprintf(b, sizeof(b), "%s_cpu", bench_base);
+		bench_skip(b, impl, cost_why);
+		return;
+	}
+	{
+		struct cost_delta d;
+
+		cost_delta(&snap_a, &snap_b, &d);
+		snprintf(b, sizeof(b), "%s_cs", bench_base);
+		if (d.exited) {
+			char w[120];
+
+			snprintf(w, sizeof(w),
+				 "%zu_server_thread(s)_exited_in_the_window:_their_context_switches_are_lost",
+				 d.exited);
+			bench_skip(b, impl, w);
+		} else {
+			bench_emit_value(b, impl, run, "per_rt",
+					 (double)d.cs / (double)cost_n, cost_n);
+		}
+		snprintf(b, sizeof(b), "%s_cpu", bench_base);
+		/* the unit says where it came from: ns or clock ticks */
+		bench_emit_value(b, impl, run,
+				 strcmp(d.cpu_src, "schedstat") ?
+				 "us_per_rt_from_stat_ticks" : "us_per_rt",
+				 (double)d.cpu_ns / 1e3 / (double)cost_n, cost_n);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	const char *transport = NULL, *tag = "";
+	const char *transport = NULL, *tag = "", *perf_out = NULL;
 	long n = 0, size = 64, warm_ms = 200, dur_ms = 1000, limit = 60;
-	int run = 1, opt, ep = -1, status, k;
+	int run = 1, opt, ep = -1, status, k, nperf = 0;
 	char **cmd, **argv2;
 	struct cl *cl;
 	uint64_t *lat = NULL, t_start, t_end, now;
 	size_t nlat = 0, cap = 0, count = 0;
 	long ncmd, i;
 
-	while ((opt = getopt(argc, argv, "i:T:c:s:w:d:r:L:x:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:T:c:s:w:d:r:L:x:CS:")) != -1) {
 		switch (opt) {
 		case 'i': impl = optarg; break;
 		case 'T': transport = optarg; break;
@@ -193,13 +305,19 @@ int main(int argc, char **argv)
 		case 'r': run = (int)bench_arg_long(optarg, "-r"); break;
 		case 'L': limit = bench_arg_long(optarg, "-L"); break;
 		case 'x': tag = optarg; break;
+		case 'C': cost_mode = COST_PROC; break;
+		case 'S': perf_out = optarg; break;
 		default: goto usage;
 		}
 	}
 	if (!transport || (strcmp(transport, "tcp") && strcmp(transport, "pipe")) ||
 	    n < 1 || n > 1024 || size < 1 || size > MAX_SIZE || dur_ms < 1 ||
-	    limit < 1 || optind >= argc)
+	    limit < 1 || optind >= argc || (perf_out && cost_mode))
 		goto usage;
+	if (perf_out)
+		cost_mode = COST_PERF;
+	snprintf(bench_base, sizeof(bench_base), "echo_%s_c%ld%s%s",
+		 transport, n, *tag ? "_" : "", tag);
 	snprintf(bench_rate, sizeof(bench_rate), "echo_%s_c%ld%s%s_rate",
 		 transport, n, *tag ? "_" : "", tag);
 	snprintf(bench_lat, sizeof(bench_lat), "echo_%s_c%ld%s%s_lat",
@@ -213,13 +331,19 @@ int main(int argc, char **argv)
 
 	cl = calloc((size_t)n, sizeof(*cl));
 	ncmd = argc - optind;
-	/* the server command, then "tcp N" or "pipe R,W" per connection */
-	argv2 = calloc((size_t)(ncmd + n + 3), sizeof(char *));
+	/* [perf ...] the server command, then "tcp N" or "pipe R,W"... */
+	argv2 = calloc((size_t)(12 + ncmd + n + 3), sizeof(char *));
 	if (!cl || !argv2)
 		failf("out of memory");
 	cmd = argv2;
+	if (perf_out) {
+		nperf = cost_perf_argv(&perf, perf_out, cmd);
+		if (nperf < 0)
+			failf("cannot make the perf fifos");
+	}
 	for (i = 0; i < ncmd; i++)
-		cmd[i] = argv[optind + i];
+		cmd[nperf + i] = argv[optind + i];
+	ncmd += nperf;
 	cmd[ncmd] = (char *)transport;
 	if (!strcmp(transport, "tcp")) {
 		struct sockaddr_in a;
@@ -232,6 +356,8 @@ int main(int argc, char **argv)
 			failf("pipe failed");
 		server_pid = spawn(cmd, sp[1]);
 		close(sp[1]);
+		if (perf_out)
+			cost_why = cost_perf_open(&perf, server_pid);
 		port = read_port(sp[0]);
 		memset(&a, 0, sizeof(a));
 		a.sin_family = AF_INET;
@@ -262,6 +388,8 @@ int main(int argc, char **argv)
 			cl[i].wfd = c2s[1];
 		}
 		server_pid = spawn(cmd, -1);
+		if (perf_out)
+			cost_why = cost_perf_open(&perf, server_pid);
 		for (i = 0; i < n; i++) {
 			int r, w;
 
@@ -312,6 +440,8 @@ int main(int argc, char **argv)
 			if (!take_echo(c, (size_t)size))
 				continue;
 			now = bench_now();
+			if (cost_mode)
+				cost_on_round_trip(now, t_start, t_end);
 			if (c->sent_at >= t_start && now < t_end) {
 				if (nlat == cap) {
 					cap = cap ? cap * 2 : 65536;
@@ -346,13 +476,17 @@ int main(int argc, char **argv)
 		snprintf(w, sizeof(w), "the server failed (status 0x%x)", status);
 		failf(w);
 	}
-	if (!count || !nlat)
+	if (!count || !nlat || (cost_mode && !cost_n))
 		failf("no round trip completed in the measured time");
-	bench_emit_rate(bench_rate, impl, run, (uint64_t)dur_ms * 1000000ULL,
-			count);
-	bench_emit_samples(bench_lat, impl, run, lat, nlat);
+	if (cost_mode != COST_PERF) {
+		bench_emit_rate(bench_rate, impl, run,
+				(uint64_t)dur_ms * 1000000ULL, count);
+		bench_emit_samples(bench_lat, impl, run, lat, nlat);
+	}
+	if (cost_mode)
+		cost_emit(run);
 	return 0;
 usage:
-	fprintf(stderr, "usage: echo_client -i IMPL -T tcp|pipe -c N [-s SIZE] [-w MS] [-d MS] [-r RUN] [-L SECS] [-x TAG] -- SERVER [ARGS...]\n");
+	fprintf(stderr, "usage: echo_client -i IMPL -T tcp|pipe -c N [-s SIZE] [-w MS] [-d MS] [-r RUN] [-L SECS] [-x TAG] [-C | -S FILE] -- SERVER [ARGS...]\n");
 	return 2;
 }

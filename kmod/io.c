@@ -10,6 +10,7 @@
  * joins the tail of the free FIFO.
  */
 
+#include <linux/nospec.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -44,8 +45,12 @@ void tpio_objects_free(struct tpio_port *port)
 	u32 i;
 
 	if (port->objs) {
-		for (i = 0; i < port->max_objects; i++)
+		for (i = 0; i < port->max_objects; i++) {
+			if (!port->objs[i])
+				continue;
+			tpio_uncharge(port->objs[i]->user, TPIO_IO_CHARGE);
 			kfree(port->objs[i]);
+		}
 	}
 	kvfree(port->objs);
 	port->objs = NULL;
@@ -57,16 +62,25 @@ void tpio_objects_free(struct tpio_port *port)
 
 static void tpio_io_release(struct kref *ref)
 {
-	kfree(container_of(ref, struct tpio_io, ref));
+	struct tpio_io *obj = container_of(ref, struct tpio_io, ref);
+
+	tpio_uncharge(obj->user, TPIO_IO_CHARGE);
+	kfree(obj);
 }
 
-/* The live or zombie object named by @io, or NULL. */
+/*
+ * The live or zombie object named by @io, or NULL. The slot comes from
+ * user space: clamp it under speculation too before it indexes anything.
+ */
 struct tpio_io *tpio_io_lookup(struct tpio_port *port, u32 io)
 {
 	u32 slot = TPIO_IO_SLOT(io);
 
 	lockdep_assert_held(&port->lock);
-	if (slot >= port->max_objects || port->gen[slot] != io >> 16)
+	if (slot >= port->max_objects)
+		return NULL;
+	slot = array_index_nospec(slot, port->max_objects);
+	if (port->gen[slot] != io >> 16)
 		return NULL;
 	return port->objs[slot];
 }
@@ -86,6 +100,17 @@ static void tpio_word_reset(struct tpio_port *port, u16 slot)
 	atomic64_set(word, tpio_w_fresh(tpio_w_epoch(atomic64_read(word))));
 }
 
+/* Appends @slot to the free FIFO with a new generation. */
+static void tpio_slot_put(struct tpio_port *port, u16 slot)
+{
+	lockdep_assert_held(&port->lock);
+	if (!++port->gen[slot])
+		port->gen[slot] = 1;
+	port->free_slots[(port->free_head + port->free_count) %
+			 port->max_objects] = slot;
+	port->free_count++;
+}
+
 /* Gives the slot back; the handle becomes stale. */
 void tpio_io_free_slot(struct tpio_port *port, struct tpio_io *obj)
 {
@@ -94,36 +119,81 @@ void tpio_io_free_slot(struct tpio_port *port, struct tpio_io *obj)
 	lockdep_assert_held(&port->lock);
 	tpio_word_reset(port, slot);
 	port->objs[slot] = NULL;
-	if (!++port->gen[slot])
-		port->gen[slot] = 1;
-	port->free_slots[(port->free_head + port->free_count) %
-			 port->max_objects] = slot;
-	port->free_count++;
+	tpio_slot_put(port, slot);
 	obj->freed = true;
 	kref_put(&obj->ref, tpio_io_release);
 }
 
 /*
  * Cancels everything of @obj that is not running: pending becomes skipped
- * and queued entries go stale (new epoch), so their overflow copies go.
+ * and queued entries go stale (new epoch); its overflow entries are
+ * dropped when they reach the head of the FIFO (cancels moves on). Failed
+ * compare-and-swaps are taken from the caller's *@cas_budget.
  */
-int tpio_cancel_all(struct tpio_port *port, struct tpio_io *obj)
+int tpio_cancel_all(struct tpio_port *port, struct tpio_io *obj,
+		    u32 *cas_budget)
 {
 	atomic64_t *word = tpio_word(port, obj->slot);
 	s64 old = atomic64_read(word);
-	int tries;
 
 	lockdep_assert_held(&port->lock);
-	for (tries = 0; tries < TPIO_CAS_TRIES; tries++) {
-		if (atomic64_try_cmpxchg(word, &old, tpio_w_cancel_all(old))) {
-			obj->skipped = min_t(u64, U32_MAX,
-					     (u64)obj->skipped +
-					     tpio_w_pending(old));
-			tpio_purge_overflow(port, obj->slot);
-			return 0;
-		}
+	for (;;) {
+		if (atomic64_try_cmpxchg(word, &old, tpio_w_cancel_all(old)))
+			break;
+		if (!*cas_budget)
+			return -EAGAIN;
+		--*cas_budget;
+		tpio_lock_work(port, 1);
 	}
-	return -EAGAIN;
+	obj->skipped = min_t(u64, U32_MAX,
+			     (u64)obj->skipped + tpio_w_pending(old));
+	obj->cancels++;
+	return 0;
+}
+
+/*
+ * IO_CREATE reserves a slot, writes the handle out, and only then makes
+ * the object reachable: until the ioctl can no longer fail, no other
+ * thread can name it (its slot holds NULL), so the failure path frees
+ * nothing anybody else can see.
+ */
+static int tpio_slot_reserve(struct tpio_port *port, u16 *slot)
+{
+	tpio_lock(port);
+	if (!port->free_count) {
+		tpio_unlock(port);
+		return -ENOSPC;
+	}
+	*slot = port->free_slots[port->free_head];
+	port->free_head = (port->free_head + 1) % port->max_objects;
+	port->free_count--;
+	tpio_unlock(port);
+	return 0;
+}
+
+static void tpio_slot_unreserve(struct tpio_port *port, u16 slot)
+{
+	tpio_lock(port);
+	tpio_slot_put(port, slot);
+	tpio_unlock(port);
+}
+
+static struct tpio_io *tpio_io_alloc(struct tpio_port *port, u64 cookie)
+{
+	struct tpio_io *obj;
+
+	if (tpio_charge(port->user, TPIO_IO_CHARGE))
+		return ERR_PTR(-EDQUOT);
+	obj = kzalloc(sizeof(*obj), GFP_KERNEL_ACCOUNT);
+	if (!obj) {
+		tpio_uncharge(port->user, TPIO_IO_CHARGE);
+		return ERR_PTR(-ENOMEM);
+	}
+	kref_init(&obj->ref);
+	init_waitqueue_head(&obj->wq);
+	obj->user = port->user;
+	obj->cookie = cookie;
+	return obj;
 }
 
 long tpio_ioctl_io_create(struct tpio_port *port, void __user *argp)
@@ -132,41 +202,36 @@ long tpio_ioctl_io_create(struct tpio_port *port, void __user *argp)
 	struct tpio_io_create_args args;
 	struct tpio_io *obj;
 	u16 slot;
-	u32 io;
+	int ret;
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
 	if (args.flags || args.reserved)
 		return -EINVAL;
-	obj = kzalloc(sizeof(*obj), GFP_KERNEL_ACCOUNT);
-	if (!obj)
-		return -ENOMEM;
-	kref_init(&obj->ref);
-	init_waitqueue_head(&obj->wq);
-	obj->cookie = args.cookie;
-
-	spin_lock(&port->lock);
-	if (!port->free_count) {
-		spin_unlock(&port->lock);
-		kfree(obj);
-		return -ENOSPC;
-	}
-	slot = port->free_slots[port->free_head];
-	port->free_head = (port->free_head + 1) % port->max_objects;
-	port->free_count--;
+	obj = tpio_io_alloc(port, args.cookie);
+	if (IS_ERR(obj))
+		return PTR_ERR(obj);
+	ret = tpio_slot_reserve(port, &slot);
+	if (ret)
+		goto err_free;
+	/* the generation of a reserved slot moves only when it is freed */
 	obj->slot = slot;
-	port->objs[slot] = obj;
-	tpio_word_reset(port, slot);
-	io = ((u32)port->gen[slot] << 16) | slot;
-	spin_unlock(&port->lock);
-
-	if (put_user(io, &uargs->io)) {
-		spin_lock(&port->lock);
-		tpio_io_free_slot(port, obj);
-		spin_unlock(&port->lock);
-		return -EFAULT;
+	obj->io = ((u32)READ_ONCE(port->gen[slot]) << 16) | slot;
+	if (put_user(obj->io, &uargs->io)) {
+		tpio_slot_unreserve(port, slot);
+		ret = -EFAULT;
+		goto err_free;
 	}
+
+	tpio_lock(port);
+	tpio_word_reset(port, slot);
+	port->objs[slot] = obj;
+	tpio_unlock(port);
 	return 0;
+
+err_free:
+	kref_put(&obj->ref, tpio_io_release);
+	return ret;
 }
 
 long tpio_ioctl_io_close(struct tpio_port *port, void __user *argp)
@@ -175,24 +240,26 @@ long tpio_ioctl_io_close(struct tpio_port *port, void __user *argp)
 	u32 io;
 	int ret;
 
+	u32 cas_budget = TPIO_CAS_BUDGET;
+
 	if (get_user(io, (u32 __user *)argp))
 		return -EFAULT;
 
-	spin_lock(&port->lock);
+	tpio_lock(port);
 	obj = tpio_io_lookup_live(port, io);
 	if (!obj) {
-		spin_unlock(&port->lock);
+		tpio_unlock(port);
 		return -ENOENT;
 	}
-	ret = tpio_cancel_all(port, obj);
+	ret = tpio_cancel_all(port, obj, &cas_budget);
 	if (!ret) {
-		WRITE_ONCE(obj->closed, true);
+		obj->closed = true;
 		/* DRAIN sleepers see closed and leave with ENOENT */
 		wake_up_all(&obj->wq);
 		if (!obj->skipped)
 			tpio_io_free_slot(port, obj);
 	}
-	spin_unlock(&port->lock);
+	tpio_unlock(port);
 	return ret;
 }
 
@@ -210,12 +277,34 @@ static void tpio_drain_enter(struct tpio_port *port, struct tpio_io *obj)
 
 static void tpio_drain_leave(struct tpio_port *port, struct tpio_io *obj)
 {
-	spin_lock(&port->lock);
+	tpio_lock(port);
 	/* a freed object's word belongs to the slot's next object */
 	if (!--obj->sleepers && !obj->freed)
 		atomic64_andnot(TPIO_W_WAITERS, tpio_word(port, obj->slot));
-	spin_unlock(&port->lock);
+	tpio_unlock(port);
 	kref_put(&obj->ref, tpio_io_release);
+}
+
+/*
+ * 0 when drained, -ENOENT when closed, -EAGAIN otherwise. Under the lock:
+ * a close, the free of the slot and the create of the next object in it
+ * all happen under it, so the word read here is this object's.
+ */
+static int tpio_drain_check(struct tpio_port *port, struct tpio_io *obj,
+			    u32 flags)
+{
+	int ret;
+
+	tpio_lock(port);
+	if (obj->closed)
+		ret = -ENOENT;
+	else if (tpio_w_drained(atomic64_read(tpio_word(port, obj->slot)),
+				flags))
+		ret = 0;
+	else
+		ret = -EAGAIN;
+	tpio_unlock(port);
+	return ret;
 }
 
 /*
@@ -231,7 +320,6 @@ static void tpio_drain_leave(struct tpio_port *port, struct tpio_io *obj)
 static int tpio_drain_sleep(struct tpio_port *port, struct tpio_io *obj,
 			    u32 flags, ktime_t *abs, bool poll)
 {
-	atomic64_t *word = tpio_word(port, obj->slot);
 	bool timed_out = false;
 	DEFINE_WAIT(wait);
 	int ret;
@@ -239,14 +327,9 @@ static int tpio_drain_sleep(struct tpio_port *port, struct tpio_io *obj,
 	for (;;) {
 		prepare_to_wait(&obj->wq, &wait, TASK_INTERRUPTIBLE);
 		/* closed first: after a close the word may not be ours */
-		if (READ_ONCE(obj->closed)) {
-			ret = -ENOENT;
+		ret = tpio_drain_check(port, obj, flags);
+		if (ret != -EAGAIN)
 			break;
-		}
-		if (tpio_w_drained(atomic64_read(word), flags)) {
-			ret = 0;
-			break;
-		}
 		if (signal_pending(current)) {
 			ret = -ERESTARTSYS;
 			break;
@@ -264,6 +347,7 @@ static int tpio_drain_sleep(struct tpio_port *port, struct tpio_io *obj,
 long tpio_ioctl_drain(struct tpio_port *port, void __user *argp)
 {
 	struct tpio_drain_args args;
+	u32 cas_budget = TPIO_CAS_BUDGET;
 	struct tpio_io *obj;
 	ktime_t kt, *abs;
 	int ret = 0;
@@ -274,22 +358,22 @@ long tpio_ioctl_drain(struct tpio_port *port, void __user *argp)
 			   TPIO_DRAIN_SELF))
 		return -EINVAL;
 
-	spin_lock(&port->lock);
+	tpio_lock(port);
 	obj = tpio_io_lookup_live(port, args.io);
 	if (!obj) {
-		spin_unlock(&port->lock);
+		tpio_unlock(port);
 		return -ENOENT;
 	}
 	if (args.flags & TPIO_DRAIN_CANCEL) {
-		ret = tpio_cancel_all(port, obj);
+		ret = tpio_cancel_all(port, obj, &cas_budget);
 		if (ret) {
-			spin_unlock(&port->lock);
+			tpio_unlock(port);
 			return ret;
 		}
 		wake_up_all(&obj->wq);
 	}
 	tpio_drain_enter(port, obj);
-	spin_unlock(&port->lock);
+	tpio_unlock(port);
 
 	abs = tpio_abs_timeout(args.timeout, &kt);
 	ret = tpio_drain_sleep(port, obj,
@@ -320,18 +404,16 @@ long tpio_ioctl_wake(struct tpio_port *port, void __user *argp)
 	if (args.flags == TPIO_WAKE_IO) {
 		if (args.count)
 			return -EINVAL;
-		spin_lock(&port->lock);
+		tpio_lock(port);
 		obj = tpio_io_lookup(port, args.io);
 		if (obj)
 			wake_up_all(&obj->wq);
-		spin_unlock(&port->lock);
+		tpio_unlock(port);
 		return obj ? 0 : -ENOENT;
 	}
 	if (args.flags != TPIO_WAKE_WORKERS || args.io || !args.count)
 		return -EINVAL;
-	spin_lock(&port->lock);
 	ret = tpio_wake_workers(port, args.count);
-	spin_unlock(&port->lock);
 	return ret;
 }
 
@@ -345,10 +427,10 @@ long tpio_ioctl_io_query(struct tpio_port *port, void __user *argp)
 	if (args.reserved)
 		return -EINVAL;
 
-	spin_lock(&port->lock);
+	tpio_lock(port);
 	obj = tpio_io_lookup(port, args.io);
 	if (!obj) {
-		spin_unlock(&port->lock);
+		tpio_unlock(port);
 		return -ENOENT;
 	}
 	args.flags = obj->closed ? TPIO_IO_F_CLOSED : 0;
@@ -356,7 +438,7 @@ long tpio_ioctl_io_query(struct tpio_port *port, void __user *argp)
 	args.cookie = obj->cookie;
 	args.skipped = obj->skipped;
 	args.waiters = obj->sleepers;
-	spin_unlock(&port->lock);
+	tpio_unlock(port);
 
 	if (copy_to_user(argp, &args, sizeof(args)))
 		return -EFAULT;

@@ -45,12 +45,14 @@
  * Documentation/kmod.rst describes the ioctls, errors and barrier pairs.
  */
 
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/log2.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -58,20 +60,45 @@
 #include "compat.h"
 #include "tpio.h"
 
-#define TPIO_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | TPIO_FEAT_XPROC_POST)
+#define TPIO_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | \
+			 TPIO_FEAT_XPROC_POST | TPIO_FEAT_WAIT_SEQ | \
+			 TPIO_FEAT_POLL)
+
+bool tpio_lock_stats;
+module_param_named(lock_stats, tpio_lock_stats, bool, 0644);
+MODULE_PARM_DESC(lock_stats,
+		 "time each hold of a port's lock (fdinfo: lock_hold_max_ns)");
 
 static int tpio_open(struct inode *inode, struct file *file)
 {
+	struct tpio_user *user;
 	struct tpio_port *port;
+	int ret;
 
-	port = kzalloc(sizeof(*port), GFP_KERNEL_ACCOUNT);
-	if (!port)
+	user = tpio_user_get(current_euid());
+	if (!user)
 		return -ENOMEM;
+	ret = tpio_charge(user, sizeof(*port));
+	if (ret)
+		goto err_put;
+	port = kzalloc(sizeof(*port), GFP_KERNEL_ACCOUNT);
+	if (!port) {
+		ret = -ENOMEM;
+		goto err_uncharge;
+	}
 	spin_lock_init(&port->lock);
 	mutex_init(&port->setup_mutex);
 	INIT_LIST_HEAD(&port->workers);
+	init_waitqueue_head(&port->poll_wq);
+	port->user = user;
 	file->private_data = port;
 	return nonseekable_open(inode, file);
+
+err_uncharge:
+	tpio_uncharge(user, sizeof(*port));
+err_put:
+	tpio_user_put(user);
+	return ret;
 }
 
 /* Called on SETUP failure and at release: nothing else uses the port. */
@@ -84,16 +111,21 @@ static void tpio_port_free(struct tpio_port *port)
 	port->ring = NULL;
 	vfree(port->shared);
 	port->shared = NULL;
+	tpio_uncharge(port->user, port->setup_charge);
+	port->setup_charge = 0;
 }
 
 static int tpio_release(struct inode *inode, struct file *file)
 {
 	struct tpio_port *port = file->private_data;
+	struct tpio_user *user = port->user;
 
 	WARN_ON_ONCE(!list_empty(&port->workers));
 	tpio_port_free(port);
 	mutex_destroy(&port->setup_mutex);
 	kfree(port);
+	tpio_uncharge(user, sizeof(*port));
+	tpio_user_put(user);
 	return 0;
 }
 
@@ -127,16 +159,37 @@ static int tpio_setup_check(const struct tpio_setup_args *args)
 	return 0;
 }
 
+/*
+ * What SETUP allocates: both areas, the overflow FIFO and the slot tables
+ * (the objects themselves are charged one by one at IO_CREATE).
+ */
+static size_t tpio_setup_bytes(struct tpio_port *port)
+{
+	size_t per_object = sizeof(*port->objs) + sizeof(*port->gen) +
+			    sizeof(*port->free_slots);
+
+	return port->ring_size + port->shared_size +
+	       array_size(port->ring_entries, sizeof(*port->ovf)) +
+	       array_size(port->max_objects, per_object);
+}
+
 /* Allocates the areas and tables of a port; called with setup_mutex. */
 static int tpio_port_alloc(struct tpio_port *port, u32 entries, u32 objects)
 {
 	struct tpio_ring *ring;
+	size_t bytes;
+	int ret;
 
 	port->ring_entries = entries;
 	port->max_objects = objects;
 	port->ring_size = PAGE_ALIGN(struct_size(ring, cqes, entries));
 	port->shared_size = PAGE_ALIGN(struct_size(port->shared, words,
 						   objects));
+	bytes = tpio_setup_bytes(port);
+	ret = tpio_charge(port->user, bytes);
+	if (ret)
+		return ret;
+	port->setup_charge = bytes;
 
 	port->ring = __vmalloc(port->ring_size,
 			       GFP_KERNEL_ACCOUNT | __GFP_ZERO);
@@ -171,9 +224,11 @@ static void tpio_setup_offsets(struct tpio_port *port,
 	args->ring_off.flags = offsetof(struct tpio_ring, flags);
 	args->ring_off.overflow = offsetof(struct tpio_ring, overflow);
 	args->ring_off.cqes = offsetof(struct tpio_ring, cqes);
+	args->ring_off.waiters = offsetof(struct tpio_ring, waiters);
 	memset(&args->shared_off, 0, sizeof(args->shared_off));
 	args->shared_off.head = offsetof(struct tpio_shared, head);
 	args->shared_off.words = offsetof(struct tpio_shared, words);
+	args->shared_off.wake_seq = offsetof(struct tpio_shared, wake_seq);
 }
 
 static long tpio_ioctl_setup(struct tpio_port *port, void __user *argp)
@@ -187,7 +242,8 @@ static long tpio_ioctl_setup(struct tpio_port *port, void __user *argp)
 	if (ret)
 		return ret;
 
-	mutex_lock(&port->setup_mutex);
+	if (mutex_lock_interruptible(&port->setup_mutex))
+		return -ERESTARTSYS;
 	if (port->ready) {
 		mutex_unlock(&port->setup_mutex);
 		return -EBUSY;
@@ -249,6 +305,29 @@ static int tpio_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
+/* /proc/<pid>/fdinfo/<fd>: the port at a glance. */
+static void tpio_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct tpio_port *port = file->private_data;
+
+	seq_printf(m, "tpio-charged:\t%llu\n", tpio_user_charged(port->user));
+	/* pairs with smp_store_release in tpio_ioctl_setup */
+	if (!smp_load_acquire(&port->ready))
+		return;
+	tpio_lock(port);
+	seq_printf(m, "tpio-ring:\t%u entries, tail %u, head %u, overflow %u\n",
+		   port->ring_entries, port->tail,
+		   READ_ONCE(port->shared->head), port->ovf_count);
+	seq_printf(m, "tpio-objects:\t%u of %u\n",
+		   port->max_objects - port->free_count, port->max_objects);
+	seq_printf(m, "tpio-waiters:\t%u\n", port->nr_workers);
+	seq_printf(m, "tpio-port-bytes:\t%zu\n",
+		   sizeof(*port) + port->setup_charge);
+	seq_printf(m, "tpio-lock-work-max:\t%u\n", port->lock_work_max);
+	seq_printf(m, "tpio-lock-hold-max-ns:\t%llu\n", port->lock_hold_max);
+	tpio_unlock(port);
+}
+
 static long tpio_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct tpio_port *port = file->private_data;
@@ -302,6 +381,8 @@ static const struct file_operations tpio_fops = {
 	.unlocked_ioctl	= tpio_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= tpio_mmap,
+	.poll		= tpio_poll,
+	.show_fdinfo	= tpio_show_fdinfo,
 };
 
 static struct miscdevice tpio_misc = {
@@ -311,7 +392,23 @@ static struct miscdevice tpio_misc = {
 	.mode		= 0666,
 };
 
-module_misc_device(tpio_misc);
+static int __init tpio_init(void)
+{
+	int ret = tpio_users_init();
+
+	if (ret)
+		return ret;
+	return misc_register(&tpio_misc);
+}
+
+static void __exit tpio_exit(void)
+{
+	misc_deregister(&tpio_misc);
+	tpio_users_exit();
+}
+
+module_init(tpio_init);
+module_exit(tpio_exit);
 
 MODULE_DESCRIPTION("NT-style I/O completion ports with thread-pool I/O accounting");
 MODULE_AUTHOR("The tpio developers");

@@ -14,6 +14,7 @@
 
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
+#include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -59,7 +60,7 @@ static u32 tpio_ring_room(struct tpio_port *port)
 }
 
 /* Makes the entries written so far and the overflow state visible. */
-static void tpio_ring_publish(struct tpio_port *port)
+void tpio_ring_publish(struct tpio_port *port)
 {
 	struct tpio_ring *ring = port->ring;
 
@@ -70,62 +71,77 @@ static void tpio_ring_publish(struct tpio_port *port)
 	WRITE_ONCE(ring->flags, port->ovf_count ? TPIO_RING_F_OVERFLOW : 0);
 }
 
-/* Moves what fits from the overflow FIFO to the ring; the caller publishes. */
-void tpio_flush_overflow(struct tpio_port *port)
+/* An overflow entry whose object was cancelled or closed since it was queued. */
+static bool tpio_ovf_stale(struct tpio_port *port, const struct tpio_ovf *e)
 {
-	u32 mask = port->ring_entries - 1;
-	u32 room = tpio_ring_room(port);
+	struct tpio_io *obj = tpio_io_lookup(port, e->io);
 
-	while (room && port->ovf_count) {
-		port->ring->cqes[port->tail & mask] = port->ovf[port->ovf_head];
-		port->tail++;
-		port->ovf_head = (port->ovf_head + 1) & mask;
-		port->ovf_count--;
-		room--;
-	}
+	return !obj || obj->cancels != e->cancels;
 }
 
 /*
- * Drops the overflow entries of @slot, keeping the order of the others.
- * Called after a cancel moved the slot to a new epoch: they are stale.
+ * Moves overflow entries to the ring while it has room, oldest first,
+ * dropping stale ones, and examines at most TPIO_FLUSH_BATCH of them (the
+ * bound on work under the lock). The caller publishes. True when entries
+ * are left that the ring has room for: the caller may flush again after
+ * dropping the lock.
  */
-void tpio_purge_overflow(struct tpio_port *port, u16 slot)
+bool tpio_flush_overflow(struct tpio_port *port)
 {
 	u32 mask = port->ring_entries - 1;
-	u32 i, kept = 0;
+	u32 room = tpio_ring_room(port);
+	u32 seen;
 
 	lockdep_assert_held(&port->lock);
-	for (i = 0; i < port->ovf_count; i++) {
-		struct tpio_cqe *e = &port->ovf[(port->ovf_head + i) & mask];
+	for (seen = 0; seen < TPIO_FLUSH_BATCH && port->ovf_count; seen++) {
+		struct tpio_ovf *e = &port->ovf[port->ovf_head];
 
-		if (e->slot != slot)
-			port->ovf[(port->ovf_head + kept++) & mask] = *e;
+		tpio_lock_work(port, 1);
+		if (!tpio_ovf_stale(port, e)) {
+			if (!room)
+				return false;
+			port->ring->cqes[port->tail & mask] = e->cqe;
+			port->tail++;
+			room--;
+		}
+		port->ovf_head = (port->ovf_head + 1) & mask;
+		port->ovf_count--;
 	}
-	if (kept == port->ovf_count)
-		return;
-	port->ovf_count = kept;
-	tpio_ring_publish(port);
+	return port->ovf_count && room;
 }
 
-/* Wakes up to @count TPIO_IOC_WAIT sleepers, the most recent first. */
+/*
+ * Wakes up to @count TPIO_IOC_WAIT sleepers, the most recent first, at
+ * most TPIO_WAKE_BATCH per hold of the lock. Returns how many it woke.
+ */
 u32 tpio_wake_workers(struct tpio_port *port, u32 count)
 {
 	struct tpio_worker *w;
-	u32 woken = 0;
+	u32 woken = 0, batch;
 
-	lockdep_assert_held(&port->lock);
-	while (woken < count && !list_empty(&port->workers)) {
-		w = list_first_entry(&port->workers, struct tpio_worker, node);
-		list_del_init(&w->node);
-		/*
-		 * The sleeper takes port->lock before leaving, so w stays
-		 * valid until we unlock; wake_up_process orders the store
-		 * before the sleeper's check after set_current_state.
-		 */
-		WRITE_ONCE(w->woken, true);
-		wake_up_process(w->task);
-		woken++;
-	}
+	do {
+		tpio_lock(port);
+		for (batch = 0; batch < TPIO_WAKE_BATCH && woken < count &&
+		     !list_empty(&port->workers); batch++, woken++) {
+			w = list_first_entry(&port->workers, struct tpio_worker,
+					     node);
+			list_del_init(&w->node);
+			port->nr_workers--;
+			tpio_waiters_publish(port);
+			tpio_lock_work(port, 1);
+			/*
+			 * The sleeper takes port->lock before leaving, so w
+			 * stays valid until we unlock; wake_up_process orders
+			 * the store before the sleeper's check after
+			 * set_current_state.
+			 */
+			WRITE_ONCE(w->woken, true);
+			wake_up_process(w->task);
+		}
+		batch = batch == TPIO_WAKE_BATCH && woken < count &&
+			!list_empty(&port->workers);
+		tpio_unlock(port);
+	} while (batch);
 	return woken;
 }
 
@@ -146,14 +162,18 @@ static void tpio_queue_entry(struct tpio_port *port, struct tpio_io *obj,
 			     bool to_ring)
 {
 	u32 mask = port->ring_entries - 1;
+	struct tpio_ovf *o;
 	struct tpio_cqe *e;
 
 	if (to_ring) {
 		e = &port->ring->cqes[port->tail & mask];
 		port->tail++;
 	} else {
-		e = &port->ovf[(port->ovf_head + port->ovf_count) & mask];
+		o = &port->ovf[(port->ovf_head + port->ovf_count) & mask];
 		port->ovf_count++;
+		o->io = obj->io;
+		o->cancels = obj->cancels;
+		e = &o->cqe;
 	}
 	e->cookie = obj->cookie;
 	e->overlapped = c->overlapped;
@@ -167,19 +187,21 @@ static void tpio_queue_entry(struct tpio_port *port, struct tpio_io *obj,
  * Applies the arrival rule to one completion. Returns TPIO_POSTED_* or
  * -EAGAIN, with nothing applied, when the port is full, when the object
  * already has the most queued completions its word can count, or when the
- * word kept changing under the compare-and-swap.
+ * word kept changing under the compare-and-swap (failures are taken from
+ * the call's *@cas_budget).
  */
 static int tpio_post_one(struct tpio_port *port,
-			 const struct tpio_completion *c)
+			 const struct tpio_completion *c, u32 *cas_budget)
 {
 	struct tpio_io *obj = tpio_io_lookup(port, c->io);
 	atomic64_t *word;
 	bool to_ring;
 	s64 old;
 	u64 next;
-	int tries, ret;
+	int ret;
 
 	lockdep_assert_held(&port->lock);
+	tpio_lock_work(port, 1);
 	/* freed by an earlier skipped completion of the same batch */
 	if (!obj)
 		return TPIO_POSTED_DROPPED;
@@ -193,7 +215,7 @@ static int tpio_post_one(struct tpio_port *port,
 
 	word = tpio_word(port, obj->slot);
 	old = atomic64_read(word);
-	for (tries = 0; tries < TPIO_CAS_TRIES; tries++) {
+	for (;;) {
 		ret = tpio_w_arrive(old, &next);
 		if (!ret)
 			return tpio_post_unqueued(port, obj);
@@ -203,13 +225,15 @@ static int tpio_post_one(struct tpio_port *port,
 		to_ring = !port->ovf_count && tpio_ring_room(port);
 		if (!to_ring && port->ovf_count == port->ring_entries)
 			return -EAGAIN;
-		if (atomic64_try_cmpxchg(word, &old, next)) {
-			tpio_queue_entry(port, obj, c, tpio_w_epoch(old),
-					 to_ring);
-			return TPIO_POSTED_QUEUED;
-		}
+		if (atomic64_try_cmpxchg(word, &old, next))
+			break;
+		if (!*cas_budget)
+			return -EAGAIN;
+		--*cas_budget;
+		tpio_lock_work(port, 1);
 	}
-	return -EAGAIN;
+	tpio_queue_entry(port, obj, c, tpio_w_epoch(old), to_ring);
+	return TPIO_POSTED_QUEUED;
 }
 
 static int tpio_post_check(const struct tpio_post_args *args)
@@ -244,6 +268,7 @@ static int tpio_post_results(struct tpio_post_args __user *uargs,
 static u32 tpio_post_apply(struct tpio_port *port, struct tpio_completion *c,
 			   u32 count, u32 *queued, int *err)
 {
+	u32 cas_budget = TPIO_CAS_BUDGET;
 	u32 done;
 	int ret;
 
@@ -252,7 +277,7 @@ static u32 tpio_post_apply(struct tpio_port *port, struct tpio_completion *c,
 	*err = 0;
 	tpio_flush_overflow(port);
 	for (done = 0; done < count; done++) {
-		ret = tpio_post_one(port, &c[done]);
+		ret = tpio_post_one(port, &c[done], &cas_budget);
 		if (ret < 0) {
 			*err = ret;
 			break;
@@ -307,17 +332,23 @@ long tpio_ioctl_post(struct tpio_port *port, void __user *argp)
 	    copy_to_user(uc, c, array_size(args.count, sizeof(*c))))
 		goto out;
 
-	spin_lock(&port->lock);
+	tpio_lock(port);
+	tpio_lock_work(port, args.count);
 	for (i = 0; i < args.count; i++) {
 		if (!tpio_io_lookup(port, c[i].io)) {
-			spin_unlock(&port->lock);
+			tpio_unlock(port);
 			ret = -ENOENT;
 			goto out;
 		}
 	}
 	done = tpio_post_apply(port, c, args.count, &queued, &ret);
-	tpio_wake_workers(port, queued);
-	spin_unlock(&port->lock);
+	tpio_unlock(port);
+	if (queued) {
+		tpio_wake_workers(port, queued);
+		if (wq_has_sleeper(&port->poll_wq))
+			wake_up_interruptible_poll(&port->poll_wq,
+						   EPOLLIN | EPOLLRDNORM);
+	}
 
 	if (done)
 		ret = tpio_post_results(argp, uc, c, done,
@@ -336,12 +367,19 @@ static bool tpio_ring_nonempty(struct tpio_port *port)
 }
 
 /*
- * Sleeps until a POST or WAKE picks @w, @abs passes or a signal comes.
- * A pick that races with the timeout or a signal wins: the caller returns
- * 0, so a wake-up is never consumed without being reported.
+ * Sleeps until a POST or WAKE picks @w, @abs passes, a signal comes, or
+ * (with @seq) the SHARED area's wake_seq differs from *@seq. A pick that
+ * races with the timeout or a signal wins: the caller returns 0, so a
+ * wake-up is never consumed without being reported.
+ *
+ * wake_seq: an in-process poster bumps it after queueing work where the
+ * kernel cannot see it, then reads ring->waiters and WAKEs if it is not 0.
+ * The sleeper published waiters (under the lock) before the full barrier
+ * of set_current_state() and reads wake_seq after it: either the poster
+ * sees the sleeper, or the sleeper sees the new wake_seq.
  */
 static int tpio_worker_sleep(struct tpio_port *port, struct tpio_worker *w,
-			     ktime_t *abs)
+			     ktime_t *abs, const u32 *seq)
 {
 	bool timed_out = false;
 	int ret = 0;
@@ -349,6 +387,8 @@ static int tpio_worker_sleep(struct tpio_port *port, struct tpio_worker *w,
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (READ_ONCE(w->woken))
+			break;
+		if (seq && READ_ONCE(port->shared->wake_seq) != *seq)
 			break;
 		if (signal_pending(current)) {
 			ret = -ERESTARTSYS;
@@ -362,13 +402,36 @@ static int tpio_worker_sleep(struct tpio_port *port, struct tpio_worker *w,
 	}
 	__set_current_state(TASK_RUNNING);
 
-	spin_lock(&port->lock);
-	if (w->woken)
+	tpio_lock(port);
+	if (w->woken) {
 		ret = 0;
-	else
+	} else {
 		list_del(&w->node);
-	spin_unlock(&port->lock);
+		port->nr_workers--;
+		tpio_waiters_publish(port);
+	}
+	tpio_unlock(port);
 	return ret;
+}
+
+/*
+ * Moves overflow entries into the ring until it holds entries or the
+ * overflow FIFO is empty, a batch per hold of the lock. Returns with the
+ * lock held and true when the ring holds entries.
+ */
+static bool tpio_wait_fill(struct tpio_port *port)
+{
+	bool more;
+
+	for (;;) {
+		tpio_lock(port);
+		more = tpio_flush_overflow(port);
+		tpio_ring_publish(port);
+		if (tpio_ring_nonempty(port) || !more)
+			return tpio_ring_nonempty(port);
+		tpio_unlock(port);
+		cond_resched();
+	}
 }
 
 long tpio_ioctl_wait(struct tpio_port *port, void __user *argp)
@@ -380,23 +443,40 @@ long tpio_ioctl_wait(struct tpio_port *port, void __user *argp)
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
-	if (args.flags || args.pad)
+	if ((args.flags & ~TPIO_WAIT_SEQ) ||
+	    (!(args.flags & TPIO_WAIT_SEQ) && args.seq))
 		return -EINVAL;
 
 	/* queue ourselves, newest first, unless there is work */
-	spin_lock(&port->lock);
-	tpio_flush_overflow(port);
-	tpio_ring_publish(port);
-	if (tpio_ring_nonempty(port) || !args.timeout) {
+	if (tpio_wait_fill(port) || !args.timeout) {
 		ret = tpio_ring_nonempty(port) ? 0 : -ETIMEDOUT;
-		spin_unlock(&port->lock);
+		tpio_unlock(port);
 		return ret;
 	}
 	w.task = current;
 	w.woken = false;
 	list_add(&w.node, &port->workers);
-	spin_unlock(&port->lock);
+	port->nr_workers++;
+	tpio_waiters_publish(port);
+	tpio_unlock(port);
 
-	return tpio_worker_sleep(port, &w,
-				 tpio_abs_timeout(args.timeout, &kt));
+	return tpio_worker_sleep(port, &w, tpio_abs_timeout(args.timeout, &kt),
+				 (args.flags & TPIO_WAIT_SEQ) ? &args.seq : NULL);
+}
+
+/* poll() of the port fd: readable while entries wait (ring or overflow). */
+__poll_t tpio_poll(struct file *file, struct poll_table_struct *pt)
+{
+	struct tpio_port *port = file->private_data;
+	__poll_t mask = 0;
+
+	/* pairs with smp_store_release in tpio_ioctl_setup */
+	if (!smp_load_acquire(&port->ready))
+		return EPOLLERR;
+	poll_wait(file, &port->poll_wq, pt);
+	/* a stale answer only costs a spurious or a repeated wake-up */
+	if (READ_ONCE(port->ring->tail) != READ_ONCE(port->shared->head) ||
+	    READ_ONCE(port->ring->overflow))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
 }

@@ -12,16 +12,27 @@
 #include <linux/ktime.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
 #include <linux/wait.h>
 
 #include <linux/tpio.h>
 #include <tpio_word.h>
 
-/* Attempts of a compare-and-swap loop on a user-writable state word. */
-#define TPIO_CAS_TRIES		1000
+struct tpio_user;
+
+/*
+ * Bounds on the work done under port->lock, whatever user space does (see
+ * "Bounded work" in main.c): failed compare-and-swaps on user-writable
+ * words per ioctl, overflow entries examined per flush, WAIT sleepers woken
+ * per lock hold.
+ */
+#define TPIO_CAS_BUDGET		64
+#define TPIO_FLUSH_BATCH	64
+#define TPIO_WAKE_BATCH		16
 
 /*
  * The RING area (mapped read-only): header, kernel-written tail on its own
@@ -35,6 +46,7 @@ struct tpio_ring {
 	u32 ring_mask;
 	u32 flags;		/* TPIO_RING_F_*, WRITE_ONCE under port->lock */
 	u32 overflow;		/* entries in the overflow list, same rule */
+	u32 waiters;		/* TPIO_IOC_WAIT sleepers, same rule */
 
 	u32 tail __aligned(64);	/* smp_store_release under port->lock */
 	struct tpio_cqe cqes[] __aligned(64);
@@ -47,7 +59,20 @@ struct tpio_ring {
  */
 struct tpio_shared {
 	u32 head __aligned(64);
+	u32 wake_seq __aligned(64);	/* bumped by in-process posters */
 	atomic64_t words[] __aligned(64);
+};
+
+/*
+ * An entry of the overflow FIFO: the completion, the object handle it was
+ * posted to and the object's cancel count then. A cancel or a close moves
+ * the count on, so the entry is dropped when it reaches the head of the
+ * FIFO (no purge under the lock). Kernel-private: never mapped.
+ */
+struct tpio_ovf {
+	struct tpio_cqe cqe;
+	u32 io;
+	u32 cancels;
 };
 
 /* A TPIO_IOC_WAIT sleeper, on the stack of the sleeping task. */
@@ -64,9 +89,12 @@ struct tpio_worker {
  */
 struct tpio_io {
 	struct kref ref;
+	struct tpio_user *user;	/* charged for this struct; constant */
 	u64 cookie;		/* constant after create */
+	u32 io;			/* the handle; constant after create */
 	u16 slot;		/* constant after create */
 	/* protected by port->lock */
+	u32 cancels;		/* cancel-alls so far: stales overflow entries */
 	u32 skipped;		/* skipped completions still expected */
 	u32 sleepers;		/* TPIO_IOC_DRAIN sleepers */
 	bool closed;		/* TPIO_IOC_IO_CLOSE done: a zombie or freed */
@@ -77,6 +105,8 @@ struct tpio_io {
 struct tpio_port {
 	spinlock_t lock;		/* see "Locking" in main.c */
 	struct mutex setup_mutex;	/* serializes TPIO_IOC_SETUP */
+	struct tpio_user *user;		/* the opener, charged for the port */
+	size_t setup_charge;		/* bytes charged by SETUP */
 	/*
 	 * Set by TPIO_IOC_SETUP with smp_store_release once everything below
 	 * is allocated; the fields up to the lock-protected ones are constant
@@ -89,7 +119,7 @@ struct tpio_port {
 	size_t ring_size;
 	struct tpio_shared *shared;	/* __vmalloc, shared_size bytes */
 	size_t shared_size;
-	struct tpio_cqe *ovf;		/* overflow FIFO, ring_entries */
+	struct tpio_ovf *ovf;		/* overflow FIFO, ring_entries */
 	struct tpio_io **objs;		/* slot table, max_objects */
 	u16 *gen;			/* slot generations, 1..0xffff */
 	u16 *free_slots;		/* free slot FIFO, max_objects */
@@ -101,7 +131,73 @@ struct tpio_port {
 	u32 free_head;			/* oldest free slot in free_slots */
 	u32 free_count;
 	struct list_head workers;	/* TPIO_IOC_WAIT sleepers, newest first */
+	u32 nr_workers;			/* entries of workers */
+	wait_queue_head_t poll_wq;	/* poll() of the port fd */
+
+	/* protected by lock: the work of the current hold, and the most */
+	u32 lock_work;
+	u32 lock_work_max;
+	/* lock hold times (tpio_lock_stats), protected by lock */
+	u64 lock_t0;			/* when the current hold began, or 0 */
+	u64 lock_hold_max;		/* longest hold seen, ns */
 };
+
+/*
+ * The most work one hold of port->lock may do, in units: a completion
+ * looked up or applied, an overflow entry examined, a failed
+ * compare-and-swap, a sleeper woken. POST is the largest: each of its
+ * TPIO_POST_MAX completions is looked up and applied, after one flush.
+ */
+#define TPIO_LOCK_WORK_MAX	(2 * TPIO_POST_MAX + TPIO_FLUSH_BATCH + \
+				 TPIO_CAS_BUDGET)
+
+/* ring->waiters follows nr_workers: posters read it to decide to WAKE. */
+static inline void tpio_waiters_publish(struct tpio_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	WRITE_ONCE(port->ring->waiters, port->nr_workers);
+}
+
+/* Charge of one struct tpio_io against its user's budget. */
+#define TPIO_IO_CHARGE		sizeof(struct tpio_io)
+
+extern bool tpio_lock_stats;
+
+/*
+ * port->lock, timed when the lock_stats parameter is set: the longest
+ * hold shows in the port's fdinfo (lock_hold_max_ns), so that tests can
+ * check the bound on work done under the lock.
+ */
+static inline void tpio_lock(struct tpio_port *port)
+	__acquires(&port->lock)
+{
+	spin_lock(&port->lock);
+	if (READ_ONCE(tpio_lock_stats))
+		port->lock_t0 = ktime_get_ns() | 1;
+}
+
+/* Counts @units of work done under port->lock (see TPIO_LOCK_WORK_MAX). */
+static inline void tpio_lock_work(struct tpio_port *port, u32 units)
+{
+	lockdep_assert_held(&port->lock);
+	port->lock_work += units;
+}
+
+static inline void tpio_unlock(struct tpio_port *port)
+	__releases(&port->lock)
+{
+	if (port->lock_work > port->lock_work_max)
+		port->lock_work_max = port->lock_work;
+	port->lock_work = 0;
+	if (port->lock_t0) {
+		u64 held = ktime_get_ns() - port->lock_t0;
+
+		if (held > port->lock_hold_max)
+			port->lock_hold_max = held;
+		port->lock_t0 = 0;
+	}
+	spin_unlock(&port->lock);
+}
 
 static inline atomic64_t *tpio_word(struct tpio_port *port, u16 slot)
 {
@@ -109,23 +205,34 @@ static inline atomic64_t *tpio_word(struct tpio_port *port, u16 slot)
 }
 
 /* port.c */
-void tpio_flush_overflow(struct tpio_port *port);
-void tpio_purge_overflow(struct tpio_port *port, u16 slot);
+bool tpio_flush_overflow(struct tpio_port *port);
+void tpio_ring_publish(struct tpio_port *port);
 u32 tpio_wake_workers(struct tpio_port *port, u32 count);
 long tpio_ioctl_post(struct tpio_port *port, void __user *argp);
 long tpio_ioctl_wait(struct tpio_port *port, void __user *argp);
+__poll_t tpio_poll(struct file *file, struct poll_table_struct *pt);
 
 /* io.c */
 int tpio_objects_init(struct tpio_port *port);
 void tpio_objects_free(struct tpio_port *port);
 struct tpio_io *tpio_io_lookup(struct tpio_port *port, u32 io);
 void tpio_io_free_slot(struct tpio_port *port, struct tpio_io *obj);
-int tpio_cancel_all(struct tpio_port *port, struct tpio_io *obj);
+int tpio_cancel_all(struct tpio_port *port, struct tpio_io *obj,
+		    u32 *cas_budget);
 long tpio_ioctl_io_create(struct tpio_port *port, void __user *argp);
 long tpio_ioctl_io_close(struct tpio_port *port, void __user *argp);
 long tpio_ioctl_drain(struct tpio_port *port, void __user *argp);
 long tpio_ioctl_wake(struct tpio_port *port, void __user *argp);
 long tpio_ioctl_io_query(struct tpio_port *port, void __user *argp);
+
+/* charge.c: what each user's ports pin, against max_user_mib */
+struct tpio_user *tpio_user_get(kuid_t uid);
+void tpio_user_put(struct tpio_user *user);
+int tpio_charge(struct tpio_user *user, size_t bytes);
+void tpio_uncharge(struct tpio_user *user, size_t bytes);
+u64 tpio_user_charged(struct tpio_user *user);
+int tpio_users_init(void);
+void tpio_users_exit(void);
 
 /* shared by the sleeping ioctls (port.c) */
 ktime_t *tpio_abs_timeout(u64 timeout, ktime_t *kt);

@@ -68,6 +68,9 @@ static struct _TP_IO *io_alloc(void)
 	io->g_next = io->g_prev = NULL;
 	io->g_hold = io->g_free_deferred = 0;
 	io->free_next = NULL;
+	atomic_store(&io->parked, 0);
+	atomic_flag_clear(&io->park_lock);
+	io->parkq = io->parkq_tail = NULL;
 	atomic_fetch_add(&io_live, 1);
 	return io;
 }
@@ -101,71 +104,50 @@ __u64 tpio_now_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
-/* ---- fd bindings: one live TP_IO per fd ---- */
-
-static pthread_mutex_t bind_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct _TP_IO **bound;		/* [bound_len], protected by bind_mu */
-static size_t bound_len;
+/* ---- fd bindings: one live TP_IO per fd (fdtab.c) ---- */
 
 static int fd_bind(int fd, struct _TP_IO *io)
 {
-	int ret = 0;
+	struct tpio_fd *f = tpio_fd_get(fd, 1);
+	struct _TP_IO *none = NULL;
 
-	pthread_mutex_lock(&bind_mu);
-	if ((size_t)fd >= bound_len) {
-		size_t n = bound_len ? bound_len : 1024;
-		struct _TP_IO **b;
-
-		while (n <= (size_t)fd)
-			n *= 2;
-		b = realloc(bound, n * sizeof(*b));
-		if (!b) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		memset(b + bound_len, 0, (n - bound_len) * sizeof(*b));
-		bound = b;
-		bound_len = n;
-	}
-	if (bound[fd])
-		ret = -EBUSY;
-	else
-		bound[fd] = io;
-out:
-	pthread_mutex_unlock(&bind_mu);
-	return ret;
+	if (!f)
+		return -ENOMEM;
+	return atomic_compare_exchange_strong(&f->io, &none, io) ? 0 : -EBUSY;
 }
 
-static void fd_unbind(int fd)
+static void fd_unbind(int fd, struct _TP_IO *io)
 {
-	pthread_mutex_lock(&bind_mu);
-	if (fd >= 0 && (size_t)fd < bound_len)
-		bound[fd] = NULL;
-	pthread_mutex_unlock(&bind_mu);
+	struct tpio_fd *f = tpio_fd_get(fd, 0);
+
+	if (f)
+		atomic_compare_exchange_strong(&f->io, &io, NULL);
 }
 
 /*
  * The live object bound to @fd, for the I/O family: 0, or -ENOENT when
- * none is. An object stays allocated while it is bound (the binding goes
- * before io_dealloc), and its magic is stored after handle and pool, so
- * under bind_mu a live magic means the copied fields are the object's.
+ * none is. Lock-free: the struct is type-stable, and its incarnation,
+ * read before and after the fields (all seq_cst), tells whether they
+ * belong to one life of the object that was live and bound to @fd.
  */
 int tpio_io_from_fd(int fd, struct tpio_binding *b)
 {
-	struct _TP_IO *io;
-	int ret = -ENOENT;
+	struct tpio_fd *f = tpio_fd_get(fd, 0);
+	struct _TP_IO *io = f ? atomic_load(&f->io) : NULL;
+	uint32_t inc;
 
-	pthread_mutex_lock(&bind_mu);
-	io = fd >= 0 && (size_t)fd < bound_len ? bound[fd] : NULL;
-	if (io && atomic_load(&io->magic) == TPIO_IO_MAGIC &&
-	    !atomic_load(&io->closing)) {
-		b->io = io;
-		b->handle = io->handle;
-		b->pool = io->pool;
-		ret = 0;
-	}
-	pthread_mutex_unlock(&bind_mu);
-	return ret;
+	if (!io)
+		return -ENOENT;
+	inc = atomic_load(&io->inc);
+	if (atomic_load(&io->magic) != TPIO_IO_MAGIC ||
+	    atomic_load(&io->closing) || atomic_load(&io->fd) != fd)
+		return -ENOENT;
+	b->io = io;
+	b->handle = __atomic_load_n(&io->handle, __ATOMIC_SEQ_CST);
+	b->pool = __atomic_load_n(&io->pool, __ATOMIC_SEQ_CST);
+	b->epoch = tpio_w_epoch(tpio_word_load(
+		__atomic_load_n(&io->word, __ATOMIC_SEQ_CST)));
+	return atomic_load(&io->inc) == inc ? 0 : -ENOENT;
 }
 
 /* ---- lifetime ---- */
@@ -184,7 +166,8 @@ void tpio_io_release(struct _TP_IO *io)
 			  strerror(-ret));
 	fd = atomic_exchange(&io->fd, -1);
 	if (fd >= 0)
-		fd_unbind(fd);
+		fd_unbind(fd, io);
+	tpio_io_parkq_drop(io);
 	io_dealloc(io);
 	tpio_pool_del_io(pool);	/* last touch of the pool */
 }
@@ -303,6 +286,7 @@ PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
 		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
 		return NULL;
 	}
+	atomic_store(&io->fd, -1);
 	ret = fd_bind(fd, io);
 	if (ret) {
 		io_dealloc(io);
@@ -326,9 +310,10 @@ PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
 	ret = pool->port.t->io_create(&pool->port, (__u64)(uintptr_t)io,
 				      &io->handle);
 	if (ret) {
-		fd_unbind(fd);
+		fd_unbind(fd, io);
 		io_dealloc(io);
 		SetLastError(ret == -ENOSPC ? ERROR_NOT_ENOUGH_MEMORY :
+			     ret == -EDQUOT ? ERROR_NOT_ENOUGH_QUOTA :
 			     tpio_win32_from_errno(-ret));
 		return NULL;
 	}
@@ -337,7 +322,7 @@ PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
 			 __ATOMIC_RELEASE);
 	if (tpio_pool_add_io(pool, io)) {
 		pool->port.t->io_close(&pool->port, io->handle);
-		fd_unbind(fd);
+		fd_unbind(fd, io);
 		io_dealloc(io);
 		SetLastError(ERROR_INVALID_PARAMETER);
 		return NULL;
@@ -452,49 +437,27 @@ void tpio_io_close_internal(struct _TP_IO *io, int from_group)
 	}
 	fd = atomic_exchange(&io->fd, -1);
 	if (fd >= 0)
-		fd_unbind(fd);
+		fd_unbind(fd, io);
 	if (atomic_exchange(&io->closing, 1))
 		return;		/* a concurrent close won */
 	tpio_io_try_free(io, inc);
 }
 
-int tpio_post_retry(struct _TP_POOL *pool, struct tpio_completion *c)
-{
-	struct timespec ts = { 0, 50000 };
-	uint32_t done;
-	int tries = 0, ret;
-
-	for (;;) {
-		ret = pool->port.t->post(&pool->port, c, 1, &done);
-		if (!ret && done == 1)
-			return 0;
-		if (ret != -EAGAIN && ret)
-			return ret;
-		/* the port is full: move entries out of it, then retry */
-		tpio_pool_make_progress(pool);
-		if (++tries > 4)
-			nanosleep(&ts, NULL);
-		else
-			sched_yield();
-	}
-}
-
 BOOL tpio_post_completion(PTP_IO io, LPOVERLAPPED ov, ULONG io_result,
 			  ULONG_PTR bytes)
 {
-	struct tpio_completion c;
+	struct tpio_target t;
 	int ret;
 
 	if (!tpio_io_valid(io)) {
 		SetLastError(ERROR_INVALID_HANDLE);
 		return FALSE;
 	}
-	memset(&c, 0, sizeof(c));
-	c.io = io->handle;
-	c.status = io_result;
-	c.overlapped = (__u64)(uintptr_t)ov;
-	c.information = bytes;
-	ret = tpio_post_retry(io->pool, &c);
+	t.pool = io->pool;
+	t.io = io;
+	t.handle = io->handle;
+	t.epoch = tpio_w_epoch(tpio_word_load(io->word));
+	ret = tpio_complete(&t, (__u64)(uintptr_t)ov, io_result, bytes, NULL);
 	if (ret) {
 		SetLastError(ret == -ENOENT ? ERROR_INVALID_HANDLE :
 			     tpio_win32_from_errno(-ret));

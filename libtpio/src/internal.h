@@ -2,13 +2,22 @@
 /*
  * libtpio internals. Object model:
  *
- *   pool  (struct _TP_POOL)  one port (a transport instance), its workers,
- *                            and the scheduler lists. Protected by pool->mu.
- *   port  (struct tpio_port) the completion ring and the state words, seen
- *                            the same way for both transports.
- *   io    (struct _TP_IO)    one TP_IO: a slot of its pool's port. Its
- *                            counters live in the port's state word, changed
- *                            only by atomic RMWs (common/tpio_word.h).
+ *   pool    (struct _TP_POOL)   one port (a transport instance), its workers,
+ *                               its I/O engine (an io_uring, created at the
+ *                               first overlapped operation) and the shared
+ *                               scheduler. Workers take turns as the engine's
+ *                               leader: the one idle worker that waits in
+ *                               io_uring_enter() and reaps completions.
+ *   port    (struct tpio_port)  the completion ring and the state words, seen
+ *                               the same way for both transports.
+ *   io      (struct _TP_IO)     one TP_IO: a slot of its pool's port. Its
+ *                               counters live in the port's state word, changed
+ *                               only by atomic RMWs (common/tpio_word.h).
+ *   worker  (struct tpio_worker) a pool thread; owns a one-entry mailbox for
+ *                               the completion it will run next.
+ *
+ * Documentation/libtpio.rst describes the path of a completion and the
+ * wake-up rules; Documentation/io.rst the engine.
  *
  * TP_IO structs are type-stable: they are never returned to the system, so
  * reading the magic of a closed object is defined and detects misuse.
@@ -28,11 +37,30 @@
 
 #define TPIO_HIDDEN __attribute__((visibility("hidden")))
 
+/* ---- configuration: read once from the environment (config.c) ---- */
+struct tpio_config {
+	uint32_t idle_timeout_ms;	/* TPIO_IDLE_TIMEOUT_MS */
+	uint32_t spin_us;		/* TPIO_SPIN_US (0 with one CPU) */
+	uint32_t concurrency;		/* TPIO_CONCURRENCY, default: CPUs */
+	uint32_t stall_us;		/* TPIO_STALL_US: stall detector tick */
+	uint32_t cpus;			/* CPUs in the affinity mask at start */
+	int socket_poll;		/* TPIO_SOCKET_RECV=poll */
+};
+
+TPIO_HIDDEN const struct tpio_config *tpio_config(void);
+/* TPIO_RING_ENTRIES and TPIO_MAX_OBJECTS, read for each new pool */
+TPIO_HIDDEN void tpio_config_port(uint32_t *ring_entries,
+				  uint32_t *max_objects);
+/* TPIO_IO_INFLIGHT, read at the first overlapped operation */
+TPIO_HIDDEN uint32_t tpio_config_io_inflight(void);
+
 /* ---- ring and words, as the consumers see them (both transports) ---- */
 struct tpio_ring_view {
 	uint32_t *head;			/* consumers' index (CAS) */
 	const uint32_t *tail;		/* producer's index, store-release */
 	const uint32_t *flags;		/* TPIO_RING_F_* */
+	const uint32_t *waiters;	/* worker_wait sleepers now */
+	uint32_t *wake_seq;		/* bumped by in-process posters */
 	const struct tpio_cqe *cqes;
 	uint32_t entries;
 	uint32_t mask;
@@ -56,11 +84,19 @@ struct tpio_transport {
 	/* *done = completions applied; -EAGAIN when none fit */
 	int (*post)(struct tpio_port *port, struct tpio_completion *c,
 		    uint32_t count, uint32_t *done);
-	int (*worker_wait)(struct tpio_port *port, __u64 abs_ns);
+	/*
+	 * Sleep until woken, @abs_ns, or (the futex rule) *wake_seq != @seq;
+	 * 0 when woken or the seq moved, -ETIMEDOUT, -EINTR.
+	 */
+	int (*worker_wait)(struct tpio_port *port, __u64 abs_ns, uint32_t seq);
 	int (*drain)(struct tpio_port *port, uint32_t io, uint32_t flags,
 		     __u64 abs_ns);
 	int (*wake_io)(struct tpio_port *port, uint32_t io);
 	int (*wake_workers)(struct tpio_port *port, uint32_t count);
+	/* the fd the I/O engine polls for posts from elsewhere, or -1 */
+	int (*poll_fd)(struct tpio_port *port);
+	/* post() wakes worker_wait sleepers itself (the kernel does) */
+	int post_wakes;
 };
 
 struct tpio_port {
@@ -93,26 +129,106 @@ struct tpio_rr {
 	int32_t head, tail;		/* slots, -1 when empty */
 };
 
+struct tpio_engine;
+
+/* an entry of a worker's local queue: the entry, its object's life */
+struct tpio_local {
+	struct tpio_cqe cqe;
+	uint32_t inc;
+};
+
+#define TPIO_LOCAL_MAX	64		/* a power of two */
+
+/* a pool thread (pool.c) */
+struct tpio_worker {
+	struct _TP_POOL *pool;
+	struct tpio_worker *next, *prev;	/* pool->workers, pool->mu */
+	/*
+	 * The local queue (its "mailbox"): entries this thread posted to
+	 * itself or kept from what it reaped as the leader, which it runs
+	 * next, in order, without the pool mutex. Only the owner pushes (at
+	 * lq_tail, release); the owner and the stall detector take from
+	 * lq_head with a CAS, after copying the entry (the port ring's
+	 * protocol). At most one entry per object (io->parked).
+	 */
+	_Atomic uint32_t lq_head;
+	_Atomic uint32_t lq_tail;
+	struct tpio_local lq[TPIO_LOCAL_MAX];
+	_Atomic uint32_t cb_seq;	/* callbacks begun (stall detector) */
+	uint32_t mon_seq;		/* the detector's last look, pool->mu */
+	struct tpio_batch *batch;	/* the leader's completions */
+	int engine_bound;		/* may submit to the engine's ring */
+	int active;			/* counted in pool->running */
+	int persistent;
+};
+
+/* Entries wait in @w's local queue (a hint for other threads). */
+static inline int tpio_local_nonempty(struct tpio_worker *w)
+{
+	return atomic_load_explicit(&w->lq_head, memory_order_acquire) !=
+	       atomic_load_explicit(&w->lq_tail, memory_order_acquire);
+}
+
+/*
+ * Take the oldest entry of @w's local queue into @out: 1, or 0 when it is
+ * empty. The owner and the stall detector both take this way.
+ */
+static inline int tpio_local_take(struct tpio_worker *w,
+				  struct tpio_local *out)
+{
+	uint32_t h = atomic_load_explicit(&w->lq_head, memory_order_acquire);
+
+	for (;;) {
+		/* pairs with the owner's release store of lq_tail */
+		if (h == atomic_load_explicit(&w->lq_tail, memory_order_acquire))
+			return 0;
+		*out = w->lq[h & (TPIO_LOCAL_MAX - 1)];
+		/* the copy is ordered before the slot is given back */
+		if (atomic_compare_exchange_weak_explicit(&w->lq_head, &h, h + 1,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			return 1;
+	}
+}
+
+/* the current thread's worker, NULL on threads that are not pool workers */
+TPIO_HIDDEN extern __thread struct tpio_worker *tpio_self;
+
 struct _TP_POOL {
 	uint32_t magic;
 	int is_default;
 	struct tpio_port port;
-	uint32_t kick_io;		/* the pool's wake-up object */
-	uint32_t kick_slot;
+	uint32_t concurrency;		/* NT's concurrency value */
 
-	pthread_mutex_t mu;		/* protects everything below */
+	pthread_mutex_t mu;		/* protects the fields up to "atomics" */
 	pthread_cond_t exit_cv;
 	struct tpio_slot_q *slots;	/* [max_objects] */
 	struct tpio_rr rr[TP_CALLBACK_PRIORITY_COUNT];
-	uint32_t sched_count;		/* entries in the slot queues */
 	struct tpio_entry *free_entries;
+	struct tpio_worker *workers;	/* every worker */
 	uint32_t threads;		/* workers that exist (or are starting) */
-	uint32_t idle;			/* workers spinning or sleeping */
-	uint32_t kicks_pending;		/* kick completions not yet pulled */
+	uint32_t bound;			/* workers with engine_bound */
 	uint32_t max_threads, min_threads;
 	uint32_t io_count;
 	int stopping;			/* see CloseThreadpool */
 	int close_deferred;
+	int prio_mixed;			/* objects of several priorities */
+	int first_prio;			/* the priority of the first object */
+	uint32_t mon_cb;		/* stall detector: callbacks seen */
+
+	/* atomics, read without pool->mu */
+	_Atomic uint32_t sched_count;	/* entries in the slot queues */
+	_Atomic uint32_t running;	/* callbacks running (NT's "active") */
+	_Atomic uint32_t spinning;	/* idle workers watching, not asleep */
+	_Atomic uint32_t woken;		/* wakes issued, not yet claimed */
+	_Atomic uint32_t grants;	/* the stall detector's extra admissions */
+	_Atomic uint32_t cb_begun;	/* callbacks begun, ever */
+	_Atomic int leader;		/* an idle worker holds the engine */
+	_Atomic int leader_asleep;	/* ... and waits in io_uring_enter() */
+	_Atomic int watch;		/* the stall detector should look */
+	struct tpio_engine *_Atomic eng;	/* NULL before the first I/O */
+	pthread_mutex_t eng_mu;		/* creating eng */
+	struct _TP_POOL *mon_next;	/* the detector's list, mon_mu */
 };
 
 /* ---- TP_IO ---- */
@@ -135,6 +251,15 @@ struct _TP_IO {
 	int persistent;
 	PTP_SIMPLE_CALLBACK finalization;
 	PTP_CLEANUP_GROUP_CANCEL_CALLBACK cancel_cb;
+	/*
+	 * An entry of this object waits in a worker's mailbox: later entries
+	 * wait in parkq (FIFO per object) until it begins. PARK_* below, with
+	 * the incarnation in the upper half so that a late unpark cannot touch
+	 * the object's next life. parkq is protected by park_lock.
+	 */
+	_Atomic uint64_t parked;
+	atomic_flag park_lock;
+	struct tpio_entry *parkq, *parkq_tail;
 	/* cleanup group membership, protected by group->mu */
 	struct _TP_CLEANUP_GROUP *group;
 	struct _TP_IO *g_next, *g_prev;
@@ -146,6 +271,14 @@ struct _TP_IO {
 #define TPIO_IO_CLAIMED	0x80000000U
 #define TPIO_IO_MAGIC	0x54504f49U	/* live */
 #define TPIO_IO_DEAD	0x44454144U
+
+/* io->parked: 0, or (inc << 1) | PARK_MORE */
+#define PARK_MORE	1ULL
+
+static inline uint64_t tpio_park_value(uint32_t inc)
+{
+	return (uint64_t)inc << 1;
+}
 
 struct _TP_CLEANUP_GROUP {
 	uint32_t magic;
@@ -168,6 +301,19 @@ struct _TP_CALLBACK_INSTANCE {
 
 TPIO_HIDDEN extern __thread struct _TP_CALLBACK_INSTANCE *tpio_cur_instance;
 
+/*
+ * Where a completion goes: the pool and object it is for, and the epoch
+ * of the object's word when the operation began (the fast path applies
+ * the arrival rule itself only while the epoch is unchanged, so a slot
+ * freed and reused meanwhile never gets a completion of its old object).
+ */
+struct tpio_target {
+	struct _TP_POOL *pool;		/* NULL: no port completion */
+	struct _TP_IO *io;		/* type-stable */
+	uint32_t handle;		/* the transport's handle */
+	uint32_t epoch;
+};
+
 /* ---- core.c ---- */
 TPIO_HIDDEN int tpio_io_valid(PTP_IO io);
 TPIO_HIDDEN void tpio_io_end(struct _TP_IO *io, int associated);
@@ -180,32 +326,80 @@ TPIO_HIDDEN __u64 tpio_now_ns(void);
 TPIO_HIDDEN int tpio_post_retry(struct _TP_POOL *pool,
 				struct tpio_completion *c);
 
-/* the binding of an fd, as tpio_io_from_fd copies it under its lock */
+/* the binding of an fd, as tpio_io_from_fd read it */
 struct tpio_binding {
 	struct _TP_IO *io;
 	uint32_t handle;		/* io->handle */
+	uint32_t epoch;			/* of io's word, now */
 	struct _TP_POOL *pool;		/* io->pool */
 };
 
 TPIO_HIDDEN int tpio_io_from_fd(int fd, struct tpio_binding *b);
 
-/* ---- ring.c (pool->mu held) ---- */
+/* ---- completions (post.c) ---- */
+
+/*
+ * Deliver a completion to @t's pool: the arrival rule with a CAS on the
+ * word when the epoch still matches (no lock, no system call), else the
+ * transport's POST. Returns 0, or a negative errno from the transport.
+ * With @batch the wake-ups wait for tpio_complete_flush().
+ */
+struct tpio_batch {
+	struct _TP_POOL *pool;
+	uint32_t kept;			/* entries the leader kept for itself */
+	uint32_t shared;		/* entries queued to the scheduler */
+	uint32_t nslow;
+	struct tpio_completion slow[TPIO_POST_MAX];
+};
+
+TPIO_HIDDEN int tpio_complete(const struct tpio_target *t, __u64 overlapped,
+			      DWORD status, ULONG_PTR bytes,
+			      struct tpio_batch *batch);
+TPIO_HIDDEN void tpio_complete_flush(struct tpio_batch *batch);
+
+/* ---- sched.c (the shared scheduler; pool->mu held unless said) ---- */
 TPIO_HIDDEN void tpio_pull_ring(struct _TP_POOL *pool);
 TPIO_HIDDEN int tpio_pick(struct _TP_POOL *pool, struct tpio_cqe *out);
+TPIO_HIDDEN int tpio_sched_add(struct _TP_POOL *pool,
+			       const struct tpio_cqe *c, int front);
+TPIO_HIDDEN void tpio_sched_free(struct _TP_POOL *pool);
+TPIO_HIDDEN int tpio_ring_nonempty(struct _TP_POOL *pool);
+TPIO_HIDDEN struct tpio_entry *tpio_entry_new(void);
 
-/* ---- pool.c ---- */
+/* ---- pool.c, worker.c, stall.c ---- */
 TPIO_HIDDEN struct _TP_POOL *tpio_default_pool(void);
+TPIO_HIDDEN int tpio_spawn(struct _TP_POOL *pool);
+TPIO_HIDDEN void tpio_worker_unlink(struct _TP_POOL *pool,
+				    struct tpio_worker *w);
+TPIO_HIDDEN void *tpio_worker_main(void *arg);
+TPIO_HIDDEN void tpio_pool_destroy(struct _TP_POOL *pool);
+TPIO_HIDDEN int tpio_pool_bind(struct _TP_POOL *pool,
+			       struct tpio_worker *self);
+TPIO_HIDDEN int tpio_pool_wake_one(struct _TP_POOL *pool);
+TPIO_HIDDEN void tpio_stall_register(struct _TP_POOL *pool);
+TPIO_HIDDEN void tpio_stall_unregister(struct _TP_POOL *pool);
+TPIO_HIDDEN int tpio_stall_tick(uint32_t starved);
+TPIO_HIDDEN void tpio_service_tick_on(void);
 TPIO_HIDDEN int tpio_pool_valid(PTP_POOL p);
 TPIO_HIDDEN int tpio_pool_add_io(struct _TP_POOL *pool, struct _TP_IO *io);
 TPIO_HIDDEN void tpio_pool_del_io(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_pool_make_progress(struct _TP_POOL *pool);
 TPIO_HIDDEN BOOL tpio_pool_may_run_long(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_run_instance_actions(struct _TP_CALLBACK_INSTANCE *inst);
+/* work was queued where idle workers must find it: wake per NT's rule */
+TPIO_HIDDEN void tpio_pool_wake(struct _TP_POOL *pool, uint32_t entries);
+/* the stall detector should look at @pool soon */
+TPIO_HIDDEN void tpio_pool_watch(struct _TP_POOL *pool);
+/* unpark @io's later entries after its mailbox entry began or moved */
+TPIO_HIDDEN void tpio_io_unpark(struct _TP_IO *io, uint32_t inc,
+				struct _TP_POOL *pool);
+TPIO_HIDDEN void tpio_io_parkq_drop(struct _TP_IO *io);
 
-/* ---- the I/O family: overlapped.c, socket.c, uring.c ---- */
+/* ---- the I/O family: overlapped.c, socket.c, uring.c, fdtab.c ---- */
 
 /* what an fd is, for the I/O family (0: not known yet) */
 enum { TPIO_FD_FILE = 1, TPIO_FD_STREAM, TPIO_FD_SOCKET };
+#define TPIO_FD_FIFO	0x10		/* with TPIO_FD_STREAM: a pipe or FIFO */
 
 /* what an engine operation does */
 enum tpio_op_kind {
@@ -227,6 +421,7 @@ struct tpio_io_req {
 	int fd;
 	uint8_t kind;			/* enum tpio_op_kind */
 	uint8_t fd_kind;		/* TPIO_FD_* */
+	uint8_t fifo;			/* a pipe or FIFO */
 	uint8_t skip;			/* no post of a success at once */
 	DWORD eof_status;		/* a read of 0 bytes (len > 0) ends so */
 	void *buf;
@@ -235,8 +430,8 @@ struct tpio_io_req {
 	uint64_t off;
 	LPOVERLAPPED ov;
 	HANDLE event;			/* set at completion, or NULL */
-	struct _TP_POOL *pool;		/* post the completion there, or NULL */
-	uint32_t io;			/* to this transport object */
+	struct tpio_target to;		/* to.pool NULL: no port completion */
+	struct _TP_POOL *ring_pool;	/* whose engine runs it (NULL: helper) */
 	DWORD tid;			/* the issuing thread (CancelIo) */
 	HANDLE *accepted;		/* TPIO_OP_ACCEPT: the new socket */
 	uint32_t addrlen;		/* TPIO_OP_CONNECT */
@@ -245,13 +440,34 @@ struct tpio_io_req {
 
 #define TPIO_STATUS_PENDING	0x103	/* OVERLAPPED.Internal while pending */
 
+/* per-fd state of the I/O family (fdtab.c): found without a lock */
+struct tpio_op;
+struct tpio_fd {
+	struct _TP_IO *_Atomic io;	/* the bound TP_IO, or NULL */
+	atomic_flag lock;		/* the stream-read FIFO below */
+	struct tpio_op *rhead, *rtail;	/* pending stream reads, in order */
+};
+
+TPIO_HIDDEN struct tpio_fd *tpio_fd_get(int fd, int create);
+TPIO_HIDDEN void tpio_fd_lock(struct tpio_fd *f);
+TPIO_HIDDEN void tpio_fd_unlock(struct tpio_fd *f);
+
 TPIO_HIDDEN int tpio_engine_submit(const struct tpio_io_req *r);
 TPIO_HIDDEN int tpio_engine_reads_pending(int fd);
 TPIO_HIDDEN unsigned int tpio_engine_cancel(int fd, LPOVERLAPPED ov,
 					    DWORD tid);
-/* weak: see pool_destroy */
-TPIO_HIDDEN void tpio_engine_forget_pool(struct _TP_POOL *pool)
-	__attribute__((weak));
+/* the pool's engine, created at the first operation on its objects */
+TPIO_HIDDEN struct tpio_engine *tpio_engine_of(struct _TP_POOL *pool);
+TPIO_HIDDEN void tpio_engine_destroy(struct tpio_engine *e);
+/* the leader's side (pool.c): reap what is there, or sleep for it */
+TPIO_HIDDEN unsigned int tpio_engine_reap(struct tpio_engine *e,
+					  struct tpio_batch *b);
+TPIO_HIDDEN int tpio_engine_wait(struct tpio_engine *e);
+TPIO_HIDDEN int tpio_engine_cq_ready(struct tpio_engine *e);
+TPIO_HIDDEN int tpio_engine_unsubmitted(struct tpio_engine *e);
+TPIO_HIDDEN int tpio_engine_busy(struct tpio_engine *e);
+TPIO_HIDDEN void tpio_engine_submit_now(struct tpio_engine *e);
+TPIO_HIDDEN void tpio_engine_doorbell(struct tpio_engine *e);
 TPIO_HIDDEN void tpio_ov_finish(LPOVERLAPPED ov, HANDLE event, DWORD status,
 				ULONG_PTR bytes);
 TPIO_HIDDEN DWORD tpio_req_init(struct tpio_io_req *r, HANDLE h,
@@ -291,6 +507,18 @@ static inline void tpio_cpu_relax(void)
 static inline __u64 tpio_word_load(const __u64 *w)
 {
 	return __atomic_load_n(w, __ATOMIC_SEQ_CST);
+}
+
+/* a tiny spinlock for short, rare critical sections */
+static inline void tpio_spin_lock(atomic_flag *f)
+{
+	while (atomic_flag_test_and_set_explicit(f, memory_order_acquire))
+		tpio_cpu_relax();
+}
+
+static inline void tpio_spin_unlock(atomic_flag *f)
+{
+	atomic_flag_clear_explicit(f, memory_order_release);
 }
 
 #endif /* TPIO_INTERNAL_H */

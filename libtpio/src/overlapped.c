@@ -55,6 +55,19 @@ void tpio_ov_finish(LPOVERLAPPED ov, HANDLE event, DWORD status,
 
 static void ov_wait(LPOVERLAPPED ov)
 {
+	struct tpio_worker *self = tpio_self;
+
+	/*
+	 * A pool thread waiting for I/O: what it prepared must reach the
+	 * kernel, and someone must reap, though it will not lead meanwhile.
+	 */
+	if (self) {
+		struct tpio_engine *e = atomic_load(&self->pool->eng);
+
+		if (e)
+			tpio_engine_submit_now(e);
+		tpio_pool_watch(self->pool);
+	}
 	atomic_fetch_add(&ov_waiters, 1);
 	while (__atomic_load_n(&ov->Internal, __ATOMIC_SEQ_CST) ==
 	       TPIO_STATUS_PENDING)
@@ -63,6 +76,7 @@ static void ov_wait(LPOVERLAPPED ov)
 	atomic_fetch_sub(&ov_waiters, 1);
 }
 
+/* TPIO_FD_*, with TPIO_FD_FIFO for a pipe or FIFO; 0 when unknown. */
 static uint8_t fd_kind_of(int fd, struct _TP_IO *io)
 {
 	uint8_t kind = io ? atomic_load(&io->fd_kind) : 0;
@@ -77,7 +91,8 @@ static uint8_t fd_kind_of(int fd, struct _TP_IO *io)
 	else if (S_ISSOCK(st.st_mode))
 		kind = TPIO_FD_SOCKET;
 	else
-		kind = TPIO_FD_STREAM;
+		kind = TPIO_FD_STREAM |
+		       (S_ISFIFO(st.st_mode) ? TPIO_FD_FIFO : 0);
 	if (io)
 		atomic_store(&io->fd_kind, kind);
 	return kind;
@@ -105,13 +120,21 @@ DWORD tpio_req_init(struct tpio_io_req *r, HANDLE h, LPOVERLAPPED ov,
 	r->event = (HANDLE)(ev & ~(uintptr_t)1);
 	if (tpio_io_from_fd(fd, &b))
 		b.io = NULL;
-	if (b.io && !(ev & 1)) {
-		r->pool = b.pool;
-		r->io = b.handle;
-		r->skip = !!(atomic_load(&b.io->notify_modes) &
-			     FILE_SKIP_COMPLETION_PORT_ON_SUCCESS);
+	if (b.io) {
+		/* the pool's engine runs every operation of a bound fd */
+		r->ring_pool = b.pool;
+		if (!(ev & 1)) {
+			r->to.pool = b.pool;
+			r->to.io = b.io;
+			r->to.handle = b.handle;
+			r->to.epoch = b.epoch;
+			r->skip = !!(atomic_load(&b.io->notify_modes) &
+				     FILE_SKIP_COMPLETION_PORT_ON_SUCCESS);
+		}
 	}
 	r->fd_kind = fd_kind_of(fd, b.io);
+	r->fifo = !!(r->fd_kind & TPIO_FD_FIFO);
+	r->fd_kind &= (uint8_t)~TPIO_FD_FIFO;
 	if (!r->fd_kind)
 		return ERROR_INVALID_HANDLE;
 	r->off = (uint64_t)ov->Offset | (uint64_t)ov->OffsetHigh << 32;
@@ -151,21 +174,74 @@ BOOL tpio_req_pend(struct tpio_io_req *r)
  */
 static BOOL req_done_now(struct tpio_io_req *r, size_t n, LPDWORD count)
 {
-	struct tpio_completion c;
-
 	if (count)
 		*count = (DWORD)n;
 	tpio_ov_finish(r->ov, r->event, ERROR_SUCCESS, n);
-	if (r->pool && !r->skip) {
-		memset(&c, 0, sizeof(c));
-		c.io = r->io;
-		c.status = ERROR_SUCCESS;
-		c.overlapped = (__u64)(uintptr_t)r->ov;
-		c.information = n;
-		/* -ENOENT: the object was closed meanwhile; nothing to run */
-		tpio_post_retry(r->pool, &c);
-	}
+	/* -ENOENT: the object was closed meanwhile; nothing to run */
+	if (!r->skip)
+		tpio_complete(&r->to, (__u64)(uintptr_t)r->ov, ERROR_SUCCESS,
+			      n, NULL);
 	return TRUE;
+}
+
+/*
+ * A pipe write that finished in the caller: still reported pending
+ * ([T]: pipe writes always pend), with its completion already delivered.
+ */
+static BOOL req_pending_done(struct tpio_io_req *r, DWORD status, size_t n)
+{
+	tpio_ov_finish(r->ov, r->event, status, n);
+	tpio_complete(&r->to, (__u64)(uintptr_t)r->ov, status, n, NULL);
+	SetLastError(ERROR_IO_PENDING);
+	return FALSE;
+}
+
+/*
+ * Write to a pipe, FIFO or character device without blocking: bytes
+ * written, -EAGAIN when it would block, or -errno. Where the kernel has
+ * no non-blocking pipe writes (6.1), a write of at most PIPE_BUF bytes to
+ * a pipe with room (POLLOUT) cannot block. SIGPIPE never reaches the
+ * program: pool threads block it; other threads block it here and take a
+ * SIGPIPE of their own write back.
+ */
+static ssize_t stream_write_nowait(int fd, const void *buf, size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	sigset_t pipe_set, old, pending;
+	int was_pending = 0, masked = !tpio_self;
+	ssize_t n;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	if (masked) {
+		pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+		sigpending(&pending);
+		was_pending = sigismember(&pending, SIGPIPE);
+	}
+	do {
+		n = pwritev2(fd, &iov, 1, -1, RWF_NOWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EOPNOTSUPP) {
+		if (len > PIPE_BUF || poll(&p, 1, 0) != 1)
+			errno = EAGAIN;
+		else if (p.revents & POLLERR)
+			errno = EPIPE;
+		else
+			do {
+				n = write(fd, buf, len);
+			} while (n < 0 && errno == EINTR);
+	}
+	if (n < 0)
+		n = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (n == -EPIPE && !was_pending) {
+		struct timespec zero = { 0, 0 };
+
+		sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	if (masked)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return n;
 }
 
 /*
@@ -281,8 +357,21 @@ static BOOL write_overlapped(HANDLE h, LPCVOID buf, DWORD len, LPDWORD count,
 	r.len = len;
 	if (!buf && len)
 		return tpio_req_fail(&r, ERROR_NOACCESS);
-	if (r.fd_kind != TPIO_FD_SOCKET)
-		return tpio_req_pend(&r);	/* [T] files and pipes pend */
+	if (r.fd_kind == TPIO_FD_FILE)
+		return tpio_req_pend(&r);	/* [T] files always pend */
+	if (r.fd_kind == TPIO_FD_STREAM) {
+		/* [T] pipe writes pend: what can be written now is, at once */
+		n = len ? stream_write_nowait(r.fd, buf, len) : 0;
+		if (n == (ssize_t)len)
+			return req_pending_done(&r, ERROR_SUCCESS, len);
+		if (n == -EPIPE)
+			return req_pending_done(&r, ERROR_BROKEN_PIPE, 0);
+		if (n < 0 && n != -EAGAIN)
+			return req_pending_done(&r, tpio_win32_from_errno((int)-n),
+						0);
+		r.done = n > 0 ? (uint32_t)n : 0;
+		return tpio_req_pend(&r);
+	}
 	r.kind = TPIO_OP_SEND;
 	do {
 		n = send(r.fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);

@@ -1,24 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Pools and their workers.
+ * Pools: the backend, pool objects and their thread counts. The workers
+ * themselves are in worker.c, the shared scheduler in sched.c.
  *
- * One port per pool. Workers take entries from the port's ring (CAS on
- * head, the shared consumer protocol), move them into per-object FIFO
- * queues kept on per-priority round-robin lists, and pick the next entry
- * to run from the highest priority. An entry stays "queued" in its
- * object's state word until tpio_w_begin at pick time, so a cancel still
- * drops it (begin fails on a stale epoch).
- *
- * Locking: pool->mu protects the scheduler (slots[], rr[], sched_count,
- * the entry free list) and the worker counts. Lock order: pool->mu, then
- * the transport's port lock.
- *
- * Waking: idle workers sleep in the transport's worker_wait (the kernel's
- * LIFO sleeper list for kmod). A worker that leaves entries in the
- * scheduler for other workers wakes them with a *kick*: a completion posted
- * to the pool's private kick object. A kick sits in the ring until it is
- * taken, so a worker that was about to sleep does not sleep past it (a
- * plain wake-up would be lost if that worker had not reached its sleep yet).
+ * Locking: pool->mu protects the scheduler (slots[], rr[], the entry free
+ * list), the worker list and counts, and the pool's state; the counters
+ * that the hot paths read without it are atomics (internal.h). Lock
+ * order: pool->mu, then the transport's port lock.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -70,96 +58,9 @@ const char *tpio_backend(void)
 	return t ? t->name : NULL;
 }
 
-static uint32_t env_u32(const char *name, uint32_t def, uint32_t lo,
-			uint32_t hi)
-{
-	const char *s = getenv(name);
-	char *end;
-	unsigned long v;
+/* ---- workers: starting one ---- */
 
-	if (!s || !*s)
-		return def;
-	v = strtoul(s, &end, 0);
-	if (*end || v < lo || v > hi) {
-		tpio_warn("%s=%s out of range %u..%u, using %u", name, s, lo, hi,
-			  def);
-		return def;
-	}
-	return (uint32_t)v;
-}
-
-/* ---- workers ---- */
-
-struct spawn_plan {
-	uint32_t kicks;
-	uint32_t spawn;
-};
-
-/*
- * After a pull (and maybe a pick): wake idle workers for entries left in
- * the scheduler, and keep one spare worker for new arrivals. pool->mu held.
- */
-static void plan_wakeups(struct _TP_POOL *pool, struct spawn_plan *plan)
-{
-	uint32_t left = pool->sched_count;
-
-	plan->kicks = 0;
-	plan->spawn = 0;
-	if (pool->stopping)
-		return;
-	if (left && pool->idle > pool->kicks_pending) {
-		plan->kicks = pool->idle - pool->kicks_pending;
-		if (plan->kicks > left)
-			plan->kicks = left;
-		pool->kicks_pending += plan->kicks;
-	}
-	if (pool->idle <= pool->kicks_pending &&
-	    pool->threads < pool->max_threads) {
-		/* a new worker counts as idle until it first takes pool->mu */
-		pool->threads++;
-		pool->idle++;
-		plan->spawn = 1;
-	}
-}
-
-static void *worker_main(void *arg);
-
-static void kick(struct _TP_POOL *pool, uint32_t n)
-{
-	struct tpio_completion c[16];
-	__u64 *word = &pool->port.r.words[pool->kick_slot];
-	uint32_t i, done = 0;
-	int ret;
-
-	if (n > 16)
-		n = 16;
-	memset(c, 0, sizeof(c));
-	for (i = 0; i < n; i++) {
-		c[i].io = pool->kick_io;
-		__atomic_add_fetch(word, TPIO_W_ONE(PENDING), __ATOMIC_SEQ_CST);
-	}
-	ret = pool->port.t->post(&pool->port, c, n, &done);
-	if (ret && ret != -EAGAIN)
-		tpio_warn("kick POST failed: %s", strerror(-ret));
-	if (done < n) {
-		/* the ring is full: sleepers do not sleep; take the starts back */
-		__u64 w = tpio_word_load(word), next;
-
-		for (i = done; i < n; i++) {
-			do {
-				if (!tpio_w_cancel(w, &next))
-					break;
-			} while (!__atomic_compare_exchange_n(word, &w, next, 0,
-					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
-		}
-		pthread_mutex_lock(&pool->mu);
-		pool->kicks_pending -= n - done < pool->kicks_pending ?
-				       n - done : pool->kicks_pending;
-		pthread_mutex_unlock(&pool->mu);
-	}
-}
-
-static int spawn(struct _TP_POOL *pool)
+static int start_thread(struct _TP_POOL *pool, struct tpio_worker *w)
 {
 	pthread_attr_t a;
 	pthread_t th;
@@ -167,185 +68,106 @@ static int spawn(struct _TP_POOL *pool)
 
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	ret = pthread_create(&th, &a, worker_main, pool);
+	ret = pthread_create(&th, &a, tpio_worker_main, w);
 	pthread_attr_destroy(&a);
-	if (ret) {
-		pthread_mutex_lock(&pool->mu);
-		pool->threads--;
-		pool->idle--;
-		pthread_cond_broadcast(&pool->exit_cv);
-		pthread_mutex_unlock(&pool->mu);
+	if (ret)
 		tpio_warn("cannot create a worker thread: %s", strerror(ret));
-	}
+	(void)pool;
 	return ret;
 }
 
-static void carry_out(struct _TP_POOL *pool, struct spawn_plan *plan)
+/* pool->mu held: a new worker, counted and listed; NULL at a limit. */
+static struct tpio_worker *worker_new(struct _TP_POOL *pool)
 {
-	if (plan->kicks)
-		kick(pool, plan->kicks);
-	if (plan->spawn)
-		spawn(pool);
-}
+	struct tpio_worker *w;
 
-static void run_callback(struct _TP_POOL *pool, const struct tpio_cqe *c,
-			 int *persistent)
-{
-	struct _TP_IO *io = (struct _TP_IO *)(uintptr_t)c->cookie;
-	struct _TP_CALLBACK_INSTANCE inst;
-
-	memset(&inst, 0, sizeof(inst));
-	inst.io = io;
-	inst.pool = pool;
-	inst.associated = 1;
-	inst.may_run_long = io->long_function;
-	if (io->persistent)
-		*persistent = 1;
-	tpio_cur_instance = &inst;
-	io->cb(&inst, io->ctx, (PVOID)(uintptr_t)c->overlapped, c->status,
-	       (ULONG_PTR)c->information, io);
-	if (io->finalization)
-		io->finalization(&inst, io->ctx);
-	tpio_cur_instance = NULL;
-	tpio_run_instance_actions(&inst);
-	tpio_io_end(io, inst.associated);
-}
-
-static uint32_t idle_timeout_ms(void)
-{
-	static uint32_t ms;
-
-	if (!ms)
-		ms = env_u32("TPIO_IDLE_TIMEOUT_MS", 10000, 1, 3600000);
-	return ms;
-}
-
-static uint32_t spin_us(void)
-{
-	static uint32_t us = UINT32_MAX;
-
-	if (us == UINT32_MAX)
-		us = env_u32("TPIO_SPIN_US", 20, 0, 1000);
-	return us;
-}
-
-static int ring_nonempty(struct _TP_POOL *pool);
-
-/*
- * Before sleeping, watch the ring for a while (TPIO_SPIN_US, default
- * 20 µs; 0 sleeps at once): a completion that comes soon then costs no
- * sleep and no wake-up. The budget is time, not iterations, because a
- * pause instruction costs from a few to over a hundred cycles depending on
- * the CPU. (Yielding inside the spin helps a producer that shares this
- * CPU, but made the cold wake-up placement worse: see
- * Documentation/performance.md.)
- */
-static void spin_for_work(struct _TP_POOL *pool)
-{
-	__u64 end = tpio_now_ns() + (__u64)spin_us() * 1000;
-	unsigned int i;
-
-	for (i = 1; !ring_nonempty(pool); i++) {
-		tpio_cpu_relax();
-		if (!(i % 64) && tpio_now_ns() >= end)
-			return;
-	}
-}
-
-static int ring_nonempty(struct _TP_POOL *pool)
-{
-	struct tpio_ring_view *r = &pool->port.r;
-
-	return __atomic_load_n(r->head, __ATOMIC_ACQUIRE) !=
-	       __atomic_load_n(r->tail, __ATOMIC_ACQUIRE) ||
-	       (__atomic_load_n(r->flags, __ATOMIC_ACQUIRE) &
-		TPIO_RING_F_OVERFLOW);
-}
-
-static void pool_destroy(struct _TP_POOL *pool);
-
-static void *worker_main(void *arg)
-{
-	struct _TP_POOL *pool = arg;
-	struct spawn_plan plan;
-	struct tpio_cqe c;
-	int persistent = 0, timed_out = 0, last;
-	uint32_t keep;
-
-	pthread_mutex_lock(&pool->mu);
-	pool->idle--;
-	for (;;) {
-		tpio_pull_ring(pool);
-		if (pool->stopping)
-			break;
-		if (pool->threads > pool->max_threads && !persistent)
-			break;
-		if (tpio_pick(pool, &c)) {
-			timed_out = 0;
-			plan_wakeups(pool, &plan);
-			pthread_mutex_unlock(&pool->mu);
-			carry_out(pool, &plan);
-			run_callback(pool, &c, &persistent);
-			pthread_mutex_lock(&pool->mu);
-			continue;
-		}
-		keep = pool->min_threads > 1 ? pool->min_threads : 1;
-		if (timed_out && pool->threads > keep && !persistent)
-			break;
-		pool->idle++;
-		pthread_mutex_unlock(&pool->mu);
-
-		spin_for_work(pool);
-		timed_out = 0;
-		if (!ring_nonempty(pool))
-			timed_out = pool->port.t->worker_wait(&pool->port,
-				tpio_now_ns() + idle_timeout_ms() * 1000000ULL) ==
-				-ETIMEDOUT;
-		pthread_mutex_lock(&pool->mu);
-		pool->idle--;
-	}
-	pool->threads--;
-	last = !pool->threads;
-	pthread_cond_broadcast(&pool->exit_cv);
-	/* a deferred CloseThreadpool: the last worker frees the pool */
-	if (last && pool->stopping == 2) {
-		pthread_mutex_unlock(&pool->mu);
-		pool_destroy(pool);
+	if (pool->stopping || pool->threads >= pool->max_threads)
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (w)
+		w->batch = malloc(sizeof(*w->batch));
+	if (!w || !w->batch) {
+		if (w)
+			free(w);
 		return NULL;
 	}
-	pthread_mutex_unlock(&pool->mu);
-	return NULL;
+	w->pool = pool;
+	w->next = pool->workers;
+	if (w->next)
+		w->next->prev = w;
+	pool->workers = w;
+	/* atomic stores: post.c reads the count without the lock */
+	__atomic_store_n(&pool->threads, pool->threads + 1, __ATOMIC_RELAXED);
+	return w;
 }
 
-/* Post-EAGAIN help: empty the ring into the scheduler and wake workers. */
+/* pool->mu held: @w leaves the pool's list and count. */
+void tpio_worker_unlink(struct _TP_POOL *pool, struct tpio_worker *w)
+{
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		pool->workers = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	__atomic_store_n(&pool->threads, pool->threads - 1, __ATOMIC_RELAXED);
+	if (w->engine_bound)
+		pool->bound--;
+	pthread_cond_broadcast(&pool->exit_cv);
+}
+
+/* pool->mu held: undo worker_new after a failed thread start. */
+static void worker_unlist(struct _TP_POOL *pool, struct tpio_worker *w)
+{
+	tpio_worker_unlink(pool, w);
+	free(w->batch);
+	free(w);
+}
+
+/* Start one more worker if the maximum allows: 1 when one was started. */
+int tpio_spawn(struct _TP_POOL *pool)
+{
+	struct tpio_worker *w;
+
+	pthread_mutex_lock(&pool->mu);
+	w = worker_new(pool);
+	pthread_mutex_unlock(&pool->mu);
+	if (!w)
+		return 0;
+	if (start_thread(pool, w)) {
+		pthread_mutex_lock(&pool->mu);
+		worker_unlist(pool, w);
+		pthread_mutex_unlock(&pool->mu);
+		return 0;
+	}
+	return 1;
+}
+
+/* After a POST found the port full: get its ring emptied. */
 void tpio_pool_make_progress(struct _TP_POOL *pool)
 {
-	struct spawn_plan plan;
-
 	pthread_mutex_lock(&pool->mu);
 	tpio_pull_ring(pool);
-	plan_wakeups(pool, &plan);
 	pthread_mutex_unlock(&pool->mu);
-	carry_out(pool, &plan);
+	tpio_pool_wake(pool, 1);
 }
 
+/*
+ * CallbackMayRunLong: TRUE when another worker is idle or can be started
+ * (one is started when none is idle, as Windows does).
+ */
 BOOL tpio_pool_may_run_long(struct _TP_POOL *pool)
 {
-	struct spawn_plan plan = { 0, 0 };
-	BOOL ok;
+	uint32_t running = atomic_load(&pool->running);
+	BOOL idle, room;
 
 	pthread_mutex_lock(&pool->mu);
-	ok = pool->idle > pool->kicks_pending ||
-	     pool->threads < pool->max_threads;
-	if (pool->idle <= pool->kicks_pending &&
-	    pool->threads < pool->max_threads && !pool->stopping) {
-		pool->threads++;
-		pool->idle++;
-		plan.spawn = 1;
-	}
+	idle = pool->threads > running;
+	room = pool->threads < pool->max_threads && !pool->stopping;
 	pthread_mutex_unlock(&pool->mu);
-	carry_out(pool, &plan);
-	return ok;
+	if (!idle && room)
+		tpio_spawn(pool);
+	return idle || room;
 }
 
 /* ---- pool objects ---- */
@@ -353,9 +175,10 @@ BOOL tpio_pool_may_run_long(struct _TP_POOL *pool)
 static struct _TP_POOL *pool_create(int is_default)
 {
 	const struct tpio_transport *t = tpio_transport_get();
+	const struct tpio_config *cfg = tpio_config();
 	struct _TP_POOL *pool;
 	pthread_condattr_t ca;
-	uint32_t ring, objs, i;
+	uint32_t i, entries, objects;
 	int ret;
 
 	if (!t) {
@@ -367,70 +190,55 @@ static struct _TP_POOL *pool_create(int is_default)
 		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
 		return NULL;
 	}
-	ring = env_u32("TPIO_RING_ENTRIES", 1024, TPIO_RING_MIN, TPIO_RING_MAX);
-	if (ring & (ring - 1)) {
-		tpio_warn("TPIO_RING_ENTRIES=%u is not a power of two, using 1024",
-			  ring);
-		ring = 1024;
-	}
-	objs = env_u32("TPIO_MAX_OBJECTS", 16384, 2, TPIO_OBJECTS_MAX);
 	pool->port.t = t;
-	ret = t->setup(&pool->port, ring, objs);
+	tpio_config_port(&entries, &objects);
+	ret = t->setup(&pool->port, entries, objects);
 	if (ret) {
 		tpio_warn("%s port setup failed: %s", t->name, strerror(-ret));
 		free(pool);
-		SetLastError(tpio_win32_from_errno(-ret));
+		/* the module's per-user memory budget (max_user_mib) is spent */
+		SetLastError(ret == -EDQUOT ? ERROR_NOT_ENOUGH_QUOTA :
+			     tpio_win32_from_errno(-ret));
 		return NULL;
 	}
-	pool->slots = calloc(objs, sizeof(*pool->slots));
-	ret = pool->slots ? t->io_create(&pool->port, 0, &pool->kick_io) : -ENOMEM;
-	if (ret) {
-		free(pool->slots);
+	pool->slots = calloc(objects, sizeof(*pool->slots));
+	if (!pool->slots) {
 		t->destroy(&pool->port);
 		free(pool);
-		SetLastError(tpio_win32_from_errno(-ret));
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
 		return NULL;
 	}
-	pool->kick_slot = TPIO_IO_SLOT(pool->kick_io);
 	for (i = 0; i < TP_CALLBACK_PRIORITY_COUNT; i++)
 		pool->rr[i].head = pool->rr[i].tail = -1;
 	pthread_mutex_init(&pool->mu, NULL);
+	pthread_mutex_init(&pool->eng_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&pool->exit_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	pool->max_threads = POOL_DEFAULT_MAX;
+	pool->concurrency = cfg->concurrency;
+	pool->first_prio = -1;
 	pool->is_default = is_default;
 	pool->magic = POOL_MAGIC;
+	tpio_stall_register(pool);
 	return pool;
 }
 
-static void pool_destroy(struct _TP_POOL *pool)
+/* No worker runs and no object is left: free everything. */
+void tpio_pool_destroy(struct _TP_POOL *pool)
 {
-	struct tpio_entry *e;
-	uint32_t i;
+	struct tpio_engine *e = atomic_load(&pool->eng);
 
-	/*
-	 * Engine operations still in flight must not post to a freed port.
-	 * Weak: a static program that issues no I/O links no engine (and no
-	 * liburing), and then has nothing to forget.
-	 */
-	if (tpio_engine_forget_pool)
-		tpio_engine_forget_pool(pool);
+	tpio_stall_unregister(pool);
 	pool->magic = 0;
-	for (i = 0; i < pool->port.r.max_objects; i++) {
-		while ((e = pool->slots[i].head)) {
-			pool->slots[i].head = e->next;
-			free(e);
-		}
-	}
-	while ((e = pool->free_entries)) {
-		pool->free_entries = e->next;
-		free(e);
-	}
+	if (e)
+		tpio_engine_destroy(e);
+	tpio_sched_free(pool);
 	free(pool->slots);
 	pool->port.t->destroy(&pool->port);
 	pthread_cond_destroy(&pool->exit_cv);
+	pthread_mutex_destroy(&pool->eng_mu);
 	pthread_mutex_destroy(&pool->mu);
 	free(pool);
 }
@@ -461,7 +269,7 @@ int tpio_pool_valid(PTP_POOL p)
 
 int tpio_pool_add_io(struct _TP_POOL *pool, struct _TP_IO *io)
 {
-	struct spawn_plan plan = { 0, 0 };
+	int need_worker;
 
 	pthread_mutex_lock(&pool->mu);
 	if (pool->stopping || pool->close_deferred) {
@@ -470,14 +278,28 @@ int tpio_pool_add_io(struct _TP_POOL *pool, struct _TP_IO *io)
 	}
 	pool->io_count++;
 	pool->slots[io->slot].prio = (uint8_t)io->prio;
-	if (!pool->threads) {
-		pool->threads++;
-		pool->idle++;
-		plan.spawn = 1;
-	}
+	/* one priority only: a worker may run its own completions first */
+	if (pool->first_prio < 0)
+		pool->first_prio = (int)io->prio;
+	else if (pool->first_prio != (int)io->prio)
+		__atomic_store_n(&pool->prio_mixed, 1, __ATOMIC_RELAXED);
+	need_worker = !pool->threads;
 	pthread_mutex_unlock(&pool->mu);
-	carry_out(pool, &plan);
+	if (need_worker)
+		tpio_spawn(pool);
 	return 0;
+}
+
+/* Wake every worker: followers, the leader, spinners see the state. */
+static void wake_all(struct _TP_POOL *pool, uint32_t n)
+{
+	struct tpio_engine *e = atomic_load(&pool->eng);
+
+	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
+	if (n)
+		pool->port.t->wake_workers(&pool->port, n);
+	if (e)
+		tpio_engine_doorbell(e);
 }
 
 void tpio_pool_del_io(struct _TP_POOL *pool)
@@ -492,14 +314,14 @@ void tpio_pool_del_io(struct _TP_POOL *pool)
 		return;
 	}
 	/* CloseThreadpool was deferred until now */
-	pool->stopping = 2;
+	__atomic_store_n(&pool->stopping, 2, __ATOMIC_SEQ_CST);
 	n = pool->threads;
 	destroy = !n;
 	pthread_mutex_unlock(&pool->mu);
 	if (destroy)
-		pool_destroy(pool);
+		tpio_pool_destroy(pool);
 	else
-		pool->port.t->wake_workers(&pool->port, n);
+		wake_all(pool, n);
 }
 
 PTP_POOL CreateThreadpool(PVOID reserved)
@@ -533,13 +355,13 @@ VOID CloseThreadpool(PTP_POOL ptpp)
 		pthread_mutex_unlock(&ptpp->mu);
 		return;
 	}
-	ptpp->stopping = 1;
+	__atomic_store_n(&ptpp->stopping, 1, __ATOMIC_SEQ_CST);
 	while (ptpp->threads) {
 		uint32_t n = ptpp->threads;
 
 		pthread_mutex_unlock(&ptpp->mu);
 		/* repeated: a worker may not have reached its sleep yet */
-		ptpp->port.t->wake_workers(&ptpp->port, n);
+		wake_all(ptpp, n);
 		pthread_mutex_lock(&ptpp->mu);
 		at = tpio_now_ns() + 10000000ULL;
 		ts.tv_sec = at / 1000000000ULL;
@@ -548,7 +370,7 @@ VOID CloseThreadpool(PTP_POOL ptpp)
 			pthread_cond_timedwait(&ptpp->exit_cv, &ptpp->mu, &ts);
 	}
 	pthread_mutex_unlock(&ptpp->mu);
-	pool_destroy(ptpp);
+	tpio_pool_destroy(ptpp);
 }
 
 VOID SetThreadpoolThreadMaximum(PTP_POOL ptpp, DWORD cthrdMost)
@@ -571,8 +393,6 @@ VOID SetThreadpoolThreadMaximum(PTP_POOL ptpp, DWORD cthrdMost)
 
 BOOL SetThreadpoolThreadMinimum(PTP_POOL ptpp, DWORD cthrdMic)
 {
-	uint32_t n = 0;
-
 	if (!tpio_pool_valid(ptpp) || cthrdMic > POOL_THREADS_CAP) {
 		SetLastError(ERROR_INVALID_PARAMETER);
 		return FALSE;
@@ -581,23 +401,20 @@ BOOL SetThreadpoolThreadMinimum(PTP_POOL ptpp, DWORD cthrdMic)
 	ptpp->min_threads = cthrdMic;
 	if (ptpp->max_threads < cthrdMic)
 		ptpp->max_threads = cthrdMic;
-	if (ptpp->threads < cthrdMic) {
-		n = cthrdMic - ptpp->threads;
-		ptpp->threads += n;
-		ptpp->idle += n;
-	}
 	pthread_mutex_unlock(&ptpp->mu);
-	while (n--) {
-		if (spawn(ptpp)) {
-			pthread_mutex_lock(&ptpp->mu);
-			ptpp->threads -= n;
-			ptpp->idle -= n;
-			pthread_mutex_unlock(&ptpp->mu);
+	for (;;) {
+		uint32_t have;
+
+		pthread_mutex_lock(&ptpp->mu);
+		have = ptpp->threads;
+		pthread_mutex_unlock(&ptpp->mu);
+		if (have >= cthrdMic)
+			return TRUE;
+		if (!tpio_spawn(ptpp)) {
 			SetLastError(ERROR_NOT_ENOUGH_MEMORY);
 			return FALSE;
 		}
 	}
-	return TRUE;
 }
 
 DWORD tpio_pool_thread_count(PTP_POOL pool)

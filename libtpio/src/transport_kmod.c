@@ -14,6 +14,8 @@
 #include "internal.h"
 
 #define TPIO_DEV	"/dev/tpio"
+#define NEED_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | \
+			 TPIO_FEAT_WAIT_SEQ | TPIO_FEAT_POLL)
 
 struct kport {
 	int fd;
@@ -59,9 +61,10 @@ int tpio_kmod_probe(char *why, size_t len)
 		return ret;
 	}
 	if (v.abi_version != TPIO_ABI_VERSION ||
-	    !(v.features & TPIO_FEAT_RING) || !(v.features & TPIO_FEAT_OVERFLOW)) {
-		snprintf(why, len, "%s speaks ABI %u features %#x, need ABI %u",
-			 TPIO_DEV, v.abi_version, v.features, TPIO_ABI_VERSION);
+	    (v.features & NEED_FEATURES) != NEED_FEATURES) {
+		snprintf(why, len, "%s speaks ABI %u features %#x, need ABI %u features %#x (an older module?)",
+			 TPIO_DEV, v.abi_version, v.features, TPIO_ABI_VERSION,
+			 NEED_FEATURES);
 		return -EPROTO;
 	}
 	return 0;
@@ -115,6 +118,10 @@ static int k_setup(struct tpio_port *port, uint32_t ring_entries,
 	port->r.head = (uint32_t *)((char *)k->shared + a.shared_off.head);
 	port->r.tail = (const uint32_t *)((char *)k->ring + a.ring_off.tail);
 	port->r.flags = (const uint32_t *)((char *)k->ring + a.ring_off.flags);
+	port->r.waiters = (const uint32_t *)((char *)k->ring +
+					     a.ring_off.waiters);
+	port->r.wake_seq = (uint32_t *)((char *)k->shared +
+					a.shared_off.wake_seq);
 	port->r.cqes = (const struct tpio_cqe *)((char *)k->ring + a.ring_off.cqes);
 	port->r.entries = *(const uint32_t *)((char *)k->ring + a.ring_off.ring_entries);
 	port->r.mask = port->r.entries - 1;
@@ -170,12 +177,16 @@ static int k_post(struct tpio_port *port, struct tpio_completion *c,
 	return ret;
 }
 
-static int k_worker_wait(struct tpio_port *port, __u64 abs_ns)
+static int k_worker_wait(struct tpio_port *port, __u64 abs_ns, uint32_t seq)
 {
 	struct tpio_wait_args a;
 
 	memset(&a, 0, sizeof(a));
 	a.timeout = abs_ns;
+	if (abs_ns) {
+		a.flags = TPIO_WAIT_SEQ;
+		a.seq = seq;
+	}
 	/* EINTR is returned, not restarted: the worker re-checks its state */
 	return ioctl(K(port)->fd, TPIO_IOC_WAIT, &a) < 0 ? -errno : 0;
 }
@@ -212,8 +223,15 @@ static int k_wake_workers(struct tpio_port *port, uint32_t count)
 	return kioctl(K(port)->fd, TPIO_IOC_WAKE, &a);
 }
 
+static int k_poll_fd(struct tpio_port *port)
+{
+	return K(port)->fd;
+}
+
 const struct tpio_transport tpio_transport_kmod = {
 	.name = "kmod",
+	.poll_fd = k_poll_fd,
+	.post_wakes = 1,
 	.setup = k_setup,
 	.destroy = k_destroy,
 	.io_create = k_io_create,

@@ -9,6 +9,13 @@
  * state, generation, free FIFO), the worker sleeper stack and the drain
  * sleeper counts. Consumers take entries without it (CAS on head); state
  * words are changed with atomic RMWs by everybody.
+ *
+ * Sleeping workers follow the kernel's TPIO_WAIT_SEQ rule: a sleeper is
+ * counted in nsleepers (seq_cst store, under the lock) before it reads
+ * wake_seq (seq_cst); a poster bumps wake_seq (seq_cst RMW) before it
+ * reads nsleepers. Unlike the kernel's POST, post() wakes nobody: the
+ * pool decides whom to wake (tpio_pool_wake), which may be the engine's
+ * leader rather than a sleeper here.
  */
 #include <errno.h>
 #include <limits.h>
@@ -40,6 +47,8 @@ struct uport {
 	pthread_mutex_t lock;
 	pthread_cond_t drain_cv;	/* drain sleepers, broadcast by wake_io */
 	uint32_t head __attribute__((aligned(64)));	/* consumers' CAS */
+	uint32_t wake_seq __attribute__((aligned(64)));	/* posters' RMW */
+	uint32_t nsleepers;		/* seq_cst store under lock */
 	uint32_t tail __attribute__((aligned(64)));	/* store-release, lock */
 	uint32_t flags;
 	struct tpio_cqe *cqes;
@@ -110,6 +119,8 @@ static void wake_sleepers(struct uport *u, uint32_t n)
 		struct usleeper *s = u->sleepers;
 
 		u->sleepers = s->next;
+		__atomic_store_n(&u->nsleepers, u->nsleepers - 1,
+				 __ATOMIC_SEQ_CST);
 		__atomic_store_n(&s->futex, 1, __ATOMIC_RELEASE);
 		/* the sleeper takes the lock before it returns: s stays valid */
 		futex(&s->futex, FUTEX_WAKE_PRIVATE, 1, NULL);
@@ -202,6 +213,8 @@ static int u_setup(struct tpio_port *port, uint32_t ring_entries,
 	port->r.head = &u->head;
 	port->r.tail = &u->tail;
 	port->r.flags = &u->flags;
+	port->r.waiters = &u->nsleepers;
+	port->r.wake_seq = &u->wake_seq;
 	port->r.cqes = u->cqes;
 	port->r.entries = ring_entries;
 	port->r.mask = ring_entries - 1;
@@ -337,7 +350,7 @@ static int u_post(struct tpio_port *port, struct tpio_completion *c,
 		  uint32_t count, uint32_t *done)
 {
 	struct uport *u = U(port);
-	uint32_t i, queued = 0;
+	uint32_t i;
 	int ret = 0;
 
 	*done = 0;
@@ -358,18 +371,16 @@ static int u_post(struct tpio_port *port, struct tpio_completion *c,
 	for (i = 0; i < count; i++) {
 		if (arrive_one(u, &c[i]))
 			break;
-		queued += c[i].result == TPIO_POSTED_QUEUED;
 	}
 	*done = i;
 	if (!i)
 		ret = -EAGAIN;
-	wake_sleepers(u, queued);
 out:
 	pthread_mutex_unlock(&u->lock);
 	return ret;
 }
 
-static int u_worker_wait(struct tpio_port *port, __u64 abs_ns)
+static int u_worker_wait(struct tpio_port *port, __u64 abs_ns, uint32_t seq)
 {
 	struct uport *u = U(port);
 	struct usleeper me = { .futex = 0 };
@@ -391,6 +402,15 @@ static int u_worker_wait(struct tpio_port *port, __u64 abs_ns)
 	}
 	me.next = u->sleepers;
 	u->sleepers = &me;
+	__atomic_store_n(&u->nsleepers, u->nsleepers + 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&u->wake_seq, __ATOMIC_SEQ_CST) != seq) {
+		/* a poster queued work after the caller looked */
+		u->sleepers = me.next;
+		__atomic_store_n(&u->nsleepers, u->nsleepers - 1,
+				 __ATOMIC_SEQ_CST);
+		pthread_mutex_unlock(&u->lock);
+		return 0;
+	}
 	pthread_mutex_unlock(&u->lock);
 
 	while (!__atomic_load_n(&me.futex, __ATOMIC_ACQUIRE)) {
@@ -408,8 +428,11 @@ static int u_worker_wait(struct tpio_port *port, __u64 abs_ns)
 
 		while (*pp && *pp != &me)
 			pp = &(*pp)->next;
-		if (*pp)
+		if (*pp) {
 			*pp = me.next;
+			__atomic_store_n(&u->nsleepers, u->nsleepers - 1,
+					 __ATOMIC_SEQ_CST);
+		}
 	}
 	pthread_mutex_unlock(&u->lock);
 	return woken ? 0 : -ETIMEDOUT;
@@ -504,8 +527,15 @@ static int u_wake_workers(struct tpio_port *port, uint32_t count)
 	return 0;
 }
 
+static int u_poll_fd(struct tpio_port *port)
+{
+	(void)port;
+	return -1;
+}
+
 const struct tpio_transport tpio_transport_user = {
 	.name = "user",
+	.poll_fd = u_poll_fd,
 	.setup = u_setup,
 	.destroy = u_destroy,
 	.io_create = u_io_create,

@@ -1,32 +1,40 @@
 // SPDX-License-Identifier: MIT
 /*
- * The I/O engine: one io_uring per process, driven by one engine thread.
+ * The I/O engine: io_uring rings and the operations in flight on them.
  * Documentation/io.rst explains the design; in short:
  *
+ *   engine   (struct tpio_engine) one io_uring. Each pool gets one at its
+ *            first overlapped operation; the pool's idle workers drive it
+ *            (pool.c: one of them at a time is the leader, which reaps
+ *            completions and sleeps in io_uring_enter()). One more engine,
+ *            the service engine, serves operations without a pool.
  *   op       (struct tpio_op) one overlapped operation in flight. Ops live
  *            in chunks that are never freed (an op index is always safe to
- *            read) and are recycled through a free list. At most `budget`
- *            exist: a submitter that finds none free waits for one.
- *   engine   the only thread that calls io_uring_enter: it takes new ops
- *            and cancel requests from two lock-free stacks, prepares their
- *            SQEs, submits, reaps CQEs in batches, writes each finished
- *            op's OVERLAPPED and posts its completion to the op's pool
- *            (one transport post per pool per batch). Requests belong to
- *            the task that submitted them, so none dies with the thread
- *            that called ReadFile.
+ *            read) and are recycled through a global free list and a small
+ *            per-thread cache. At most TPIO_IO_INFLIGHT exist.
+ *   service  one thread per process: it submits for threads that must not
+ *            own io_uring requests (a request is cancelled when the thread
+ *            that submitted it exits: only pool workers that stay, and the
+ *            service, submit), reaps the service engine, and runs the pool
+ *            stall detector's tick (pool.c) while a pool asks for it.
  *
- * Locking: free_mu protects the free list and the chunk table; each
- * bucket's mu protects its list of in-flight ops (hashed by fd, for
- * CancelIoEx/CancelIo); post_mu is held by the engine while it finishes
- * ops and posts them, and by tpio_engine_forget_pool, so that a pool is
- * never destroyed under a post. Lock order: post_mu, then a bucket's mu
- * or free_mu (never two of those), then the transport's locks.
+ * Submission: a worker of the op's pool issues the op itself: it prepares
+ * the SQE and leaves it in the SQ when it will enter the ring soon (it is
+ * the leader, or about to be), so the submission rides on the leader's
+ * io_uring_enter() that also waits; otherwise it submits at once. Other
+ * threads push the op to the service.
  *
- * Op fields: the request (r) and gen are written by the submitter before
- * the op is published (bucket insert, then the release CAS of the
- * submission stack); after that only the engine touches the op, except
- * cstate (CAS by cancellers) and pool (cleared by forget_pool under
- * post_mu).
+ * Locking: an engine's sq_mu protects its SQ (prepare, flush, submit);
+ * only the holder of the engine's leadership (pool.c) or the service (for
+ * its own engine) reads the CQ. free_mu protects the global free list and
+ * the chunk table. A pipe's pending reads wait in their fd's FIFO
+ * (fdtab.c lock), only the oldest armed. Lock order: sq_mu, then an fd
+ * lock or free_mu.
+ *
+ * Op fields: r, eng and gen are written by the issuer before the op is
+ * published (SQ, FIFO or service stack); then only the thread that owns
+ * the engine's CQ (or a canceller that took the op out of a FIFO) touches
+ * phase and the FIFO link; state and cancel_gen are atomics.
  */
 #include <errno.h>
 #include <limits.h>
@@ -35,88 +43,101 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include "internal.h"
 
 #define OPS_PER_CHUNK	256
-#define OPS_MAX		32768		/* CQ entries are capped at 65536 */
-#define OPS_DEFAULT	8192
+#define OPS_MAX		32768
 #define SQ_ENTRIES	256
-#define REAP_BATCH	256
-#define NBUCKETS	256
+#define CQ_ENTRIES	4096		/* the kernel keeps overflow (NODROP) */
+#define REAP_BATCH	64
+#define SQ_DEFER_MAX	32		/* prepared SQEs before a worker submits */
+#define OP_CACHE	32		/* free ops a thread keeps */
+#define TICKS_QUIET	100		/* the stall detector's hysteresis */
 
-/* user_data: (gen << 32) | op index; gen is never 0 */
+/* user_data: (gen << 32) | op index, gen never 0; or one of these */
 #define UD_DOORBELL	0ULL
 #define UD_CANCEL	1ULL
+#define UD_PORT		2ULL
 
-enum { PH_NEW, PH_IO, PH_POLL };
+enum { PH_NEW, PH_IO, PH_POLL, PH_QUEUED };
+enum { OS_LIVE, OS_DONE };
 
-/*
- * cstate: LIVE → PUSHED (a canceller queued it) → LIVE again once the
- * engine took the cancel (a later CancelIoEx cancels again: io-wq cancels
- * are best effort); LIVE → COMPLETE when it finishes. An op that finishes
- * while its cancel is queued is freed by the cancel pass, not by its
- * completion, so a queued pointer never names a recycled op.
- */
-enum { CS_LIVE, CS_PUSHED, CS_COMPLETE };
+struct tpio_engine {
+	struct io_uring ring;
+	pthread_mutex_t sq_mu;
+	uint32_t unsubmitted;		/* prepared, not yet submitted; sq_mu */
+	int efd;			/* the doorbell (eventfd) */
+	uint64_t efd_buf;
+	int db_armed;			/* CQ owner: the doorbell read waits */
+	int port_fd;			/* polled for posts from elsewhere */
+	int port_armed;			/* CQ owner: its poll waits */
+	struct _TP_POOL *pool;		/* NULL: the service engine */
+	_Atomic int dying;		/* destroyed, or being destroyed */
+	_Atomic uint32_t ops;		/* live ops (and holds) on it */
+	struct tpio_engine *free_next;	/* engine_free's list */
+};
 
 struct tpio_op {
 	struct tpio_io_req r;
 	uint32_t idx, gen;
-	int phase;			/* engine: PH_* */
-	uint64_t seq;			/* engine: take order of a stream read */
-	int cancelled;			/* engine: its cancel was taken */
-	int finished;			/* engine: finished, cancel still queued */
-	_Atomic int cstate;
-	struct _TP_POOL *_Atomic pool;	/* NULL once forgotten */
-	struct tpio_op *s_next;		/* submission stack */
-	struct tpio_op *c_next;		/* cancel stack */
-	struct tpio_op *b_next, *b_prev;	/* bucket list */
-	struct tpio_op *f_next;		/* free list */
+	struct tpio_engine *_Atomic eng;	/* read by the cancel scan */
+	_Atomic int phase;		/* PH_* */
+	_Atomic int state;		/* OS_*: LIVE from publication to finish */
+	_Atomic uint32_t cancel_gen;	/* == gen once cancelled */
+	/* what CancelIoEx/CancelIo match, readable by the scan at any time */
+	_Atomic uint32_t key_gen;
+	_Atomic int key_fd;
+	_Atomic(void *) key_ov;
+	_Atomic uint32_t key_tid;
+	struct tpio_op *fd_next;	/* the fd's read FIFO (fd lock) */
+	struct tpio_op *f_next;		/* free lists */
+	struct tpio_op *s_next;		/* the service's submission stack */
 };
 
-struct bucket {
-	pthread_mutex_t mu;
-	struct tpio_op *head;
+/* a cancel the service submits: the op's user_data in its engine */
+struct cancel_req {
+	struct cancel_req *next;
+	struct tpio_engine *eng;
+	uint64_t ud;
 };
 
-struct pending_post {
-	struct _TP_POOL *pool;
-	struct tpio_completion c;
-};
-
-static struct engine {
-	struct io_uring ring;
-	int efd;			/* the doorbell (eventfd) */
-	uint64_t db_buf;
-	int err;			/* why the engine cannot run, or 0 */
-
-	struct tpio_op *_Atomic subs;	/* submission stack (LIFO) */
-	struct tpio_op *_Atomic cancels;	/* cancel stack (LIFO) */
-	_Atomic int sleeping;		/* the engine waits in io_uring_enter */
-
+static struct {
 	pthread_mutex_t free_mu;
 	pthread_cond_t free_cv;
 	struct tpio_op *free;
 	struct tpio_op *_Atomic chunks[OPS_MAX / OPS_PER_CHUNK];
-	uint32_t nchunks, budget, used, free_waiters;
-	_Atomic ULONG in_flight;
-
-	pthread_mutex_t post_mu;
-	struct pending_post posts[REAP_BATCH];
-	uint32_t nposts;
-
-	struct bucket buckets[NBUCKETS];
-	uint64_t read_seq;		/* engine: stream reads taken so far */
-} E = {
+	uint32_t nchunks, free_waiters;
+	_Atomic uint32_t in_flight;
+	_Atomic uint32_t starved;	/* threads waiting for a free op */
+} O = {
 	.free_mu = PTHREAD_MUTEX_INITIALIZER,
 	.free_cv = PTHREAD_COND_INITIALIZER,
-	.post_mu = PTHREAD_MUTEX_INITIALIZER,
 };
 
-static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
-static _Atomic int engine_up;
+/* the service thread and its engine */
+static struct {
+	struct tpio_engine eng;
+	int err;			/* why it cannot run, or 0 */
+	struct tpio_op *_Atomic subs;	/* ops to submit for other threads */
+	struct cancel_req *_Atomic cancels;
+	_Atomic int asleep;
+	_Atomic int ticking;
+} S;
+
+static pthread_once_t svc_once = PTHREAD_ONCE_INIT;
+static _Atomic int svc_up;
+
+static __thread struct tpio_op *op_cache;
+static __thread uint32_t op_cache_n;
+
+static void svc_start(void);
+static void svc_kick(void);
+static void arm(struct tpio_op *op);
 
 /* ---- ops ---- */
 
@@ -132,9 +153,15 @@ static struct tpio_op *op_from_ud(uint64_t ud)
 
 	if (idx >= OPS_MAX)
 		return NULL;
-	chunk = atomic_load_explicit(&E.chunks[idx / OPS_PER_CHUNK],
+	chunk = atomic_load_explicit(&O.chunks[idx / OPS_PER_CHUNK],
 				     memory_order_acquire);
-	if (!chunk || chunk[idx % OPS_PER_CHUNK].gen != gen)
+	/*
+	 * The op's fields were written before its key_gen (seq_cst store in
+	 * tpio_engine_submit): this acquire orders them for the reaper,
+	 * which learned of the op through the kernel, not through memory.
+	 */
+	if (!chunk || atomic_load_explicit(&chunk[idx % OPS_PER_CHUNK].key_gen,
+					   memory_order_acquire) != gen)
 		return NULL;
 	return &chunk[idx % OPS_PER_CHUNK];
 }
@@ -142,151 +169,310 @@ static struct tpio_op *op_from_ud(uint64_t ud)
 /* Grow by one chunk. free_mu held; -ENOMEM or 0. */
 static int grow(void)
 {
-	uint32_t i, base = E.nchunks * OPS_PER_CHUNK;
+	uint32_t i, base = O.nchunks * OPS_PER_CHUNK;
 	struct tpio_op *chunk;
 
-	if (E.nchunks == OPS_MAX / OPS_PER_CHUNK)
+	if (O.nchunks == OPS_MAX / OPS_PER_CHUNK)
 		return -ENOMEM;
 	chunk = calloc(OPS_PER_CHUNK, sizeof(*chunk));
 	if (!chunk)
 		return -ENOMEM;
 	for (i = OPS_PER_CHUNK; i-- > 0;) {
 		chunk[i].idx = base + i;
-		chunk[i].f_next = E.free;
-		E.free = &chunk[i];
+		atomic_store(&chunk[i].state, OS_DONE);
+		chunk[i].f_next = O.free;
+		O.free = &chunk[i];
 	}
-	/* pairs with the acquire load in op_from_ud */
-	atomic_store_explicit(&E.chunks[E.nchunks], chunk,
+	/* pairs with the acquire loads in op_from_ud and the cancel scan */
+	atomic_store_explicit(&O.chunks[O.nchunks], chunk,
 			      memory_order_release);
-	E.nchunks++;
+	O.nchunks++;
 	return 0;
 }
 
-/* A free op, waiting for one while the budget is used up. */
+/* Take up to @n ops from the global free list into this thread's cache. */
+static void cache_refill(uint32_t n)
+{
+	pthread_mutex_lock(&O.free_mu);
+	while (n--) {
+		if (!O.free && grow())
+			break;
+		O.free->s_next = NULL;
+		{
+			struct tpio_op *op = O.free;
+
+			O.free = op->f_next;
+			op->f_next = op_cache;
+			op_cache = op;
+			op_cache_n++;
+		}
+	}
+	pthread_mutex_unlock(&O.free_mu);
+}
+
+static void cache_spill(uint32_t keep)
+{
+	pthread_mutex_lock(&O.free_mu);
+	while (op_cache_n > keep) {
+		struct tpio_op *op = op_cache;
+
+		op_cache = op->f_next;
+		op_cache_n--;
+		op->f_next = O.free;
+		O.free = op;
+	}
+	if (O.free_waiters)
+		pthread_cond_broadcast(&O.free_cv);
+	pthread_mutex_unlock(&O.free_mu);
+}
+
+/*
+ * A free op, within the TPIO_IO_INFLIGHT budget. A thread that finds the
+ * budget used up waits; the stall detector then reaps pools whose
+ * completions nobody reaps (the waiter may be the pool's only worker).
+ */
 static struct tpio_op *op_alloc(void)
 {
 	static _Atomic int told;
+	uint32_t budget = tpio_config_io_inflight();
 	struct tpio_op *op;
 
-	pthread_mutex_lock(&E.free_mu);
-	while (E.used >= E.budget || !E.free) {
-		if (E.used < E.budget && !grow())
-			continue;
+	while (atomic_fetch_add(&O.in_flight, 1) >= budget) {
+		struct timespec ts;
+
+		atomic_fetch_sub(&O.in_flight, 1);
 		if (!atomic_exchange(&told, 1))
 			tpio_warn("%u overlapped operations in flight (TPIO_IO_INFLIGHT): new ones wait for room",
-				  E.budget);
-		E.free_waiters++;
-		pthread_cond_wait(&E.free_cv, &E.free_mu);
-		E.free_waiters--;
+				  budget);
+		atomic_fetch_add(&O.starved, 1);
+		svc_kick();
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 1000000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&O.free_mu);
+		O.free_waiters++;
+		if (atomic_load(&O.in_flight) >= budget)
+			pthread_cond_timedwait(&O.free_cv, &O.free_mu, &ts);
+		O.free_waiters--;
+		pthread_mutex_unlock(&O.free_mu);
+		atomic_fetch_sub(&O.starved, 1);
 	}
-	op = E.free;
-	E.free = op->f_next;
-	E.used++;
-	pthread_mutex_unlock(&E.free_mu);
+	if (!op_cache)
+		cache_refill(OP_CACHE / 2);
+	op = op_cache;
+	if (!op) {
+		atomic_fetch_sub(&O.in_flight, 1);
+		return NULL;
+	}
+	op_cache = op->f_next;
+	op_cache_n--;
 	op->gen = op->gen + 1 ? op->gen + 1 : 1;
-	op->phase = PH_NEW;
-	op->cancelled = 0;
-	op->finished = 0;
-	atomic_store_explicit(&op->cstate, CS_LIVE, memory_order_relaxed);
-	atomic_fetch_add(&E.in_flight, 1);
+	atomic_store(&op->phase, PH_NEW);
+	op->fd_next = NULL;
+	op->s_next = NULL;
+	atomic_store(&op->cancel_gen, 0);
 	return op;
 }
 
 static void op_free(struct tpio_op *op)
 {
-	atomic_fetch_sub(&E.in_flight, 1);
-	pthread_mutex_lock(&E.free_mu);
-	op->f_next = E.free;
-	E.free = op;
-	E.used--;
-	if (E.free_waiters)
-		pthread_cond_signal(&E.free_cv);
-	pthread_mutex_unlock(&E.free_mu);
+	struct tpio_engine *e = op->eng;
+
+	op->f_next = op_cache;
+	op_cache = op;
+	if (++op_cache_n > OP_CACHE || atomic_load(&O.starved))
+		cache_spill(atomic_load(&O.starved) ? 0 : OP_CACHE / 2);
+	atomic_fetch_sub(&O.in_flight, 1);
+	atomic_fetch_sub(&e->ops, 1);
 }
 
-static struct bucket *bucket_of(int fd)
+static int op_cancelled(const struct tpio_op *op)
 {
-	return &E.buckets[(unsigned int)fd % NBUCKETS];
+	return atomic_load(&op->cancel_gen) == op->gen;
 }
 
-static void bucket_insert(struct tpio_op *op)
+static int stream_read(const struct tpio_op *op)
 {
-	struct bucket *b = bucket_of(op->r.fd);
-
-	pthread_mutex_lock(&b->mu);
-	op->b_prev = NULL;
-	op->b_next = b->head;
-	if (b->head)
-		b->head->b_prev = op;
-	b->head = op;
-	pthread_mutex_unlock(&b->mu);
+	return op->r.kind == TPIO_OP_READ && op->r.fd_kind == TPIO_FD_STREAM;
 }
 
-static void bucket_remove(struct tpio_op *op)
+/* ---- engines ---- */
+
+/*
+ * Engines are type-stable, like ops: a destroyed engine's struct goes to
+ * a free list, its mutex stays initialized, dying stays set until reuse,
+ * so a late look at a stale engine pointer (a cancel racing a pool's
+ * end) is harmless.
+ */
+static pthread_mutex_t eng_free_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tpio_engine *eng_free;
+
+static struct tpio_engine *engine_alloc(void)
 {
-	struct bucket *b = bucket_of(op->r.fd);
+	struct tpio_engine *e;
 
-	pthread_mutex_lock(&b->mu);
-	if (op->b_prev)
-		op->b_prev->b_next = op->b_next;
-	else
-		b->head = op->b_next;
-	if (op->b_next)
-		op->b_next->b_prev = op->b_prev;
-	pthread_mutex_unlock(&b->mu);
-}
-
-static void push(struct tpio_op *_Atomic *stack, struct tpio_op *op,
-		 struct tpio_op **link)
-{
-	struct tpio_op *head = atomic_load_explicit(stack, memory_order_relaxed);
-
-	do {
-		*link = head;
-	} while (!atomic_compare_exchange_weak_explicit(stack, &head, op,
-							memory_order_seq_cst,
-							memory_order_relaxed));
-}
-
-/* Wake the engine if it sleeps. Called after a push (seq_cst: Dekker with
- * the engine's store of sleeping and its re-check of the stacks). */
-static void doorbell(void)
-{
-	uint64_t one = 1;
-
-	if (atomic_load(&E.sleeping) && atomic_exchange(&E.sleeping, 0)) {
-		if (write(E.efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-			tpio_warn("engine doorbell: %s", strerror(errno));
+	pthread_mutex_lock(&eng_free_mu);
+	e = eng_free;
+	if (e)
+		eng_free = e->free_next;
+	pthread_mutex_unlock(&eng_free_mu);
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (e)
+			pthread_mutex_init(&e->sq_mu, NULL);
 	}
+	return e;
 }
 
-/* ---- the engine thread ---- */
+static void engine_free(struct tpio_engine *e)
+{
+	pthread_mutex_lock(&eng_free_mu);
+	e->free_next = eng_free;
+	eng_free = e;
+	pthread_mutex_unlock(&eng_free_mu);
+}
 
-static struct io_uring_sqe *get_sqe(void)
+static int engine_init(struct tpio_engine *e, struct _TP_POOL *pool)
+{
+	struct io_uring_params p;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_CQSIZE;
+	p.cq_entries = CQ_ENTRIES;
+	ret = io_uring_queue_init_params(SQ_ENTRIES, &e->ring, &p);
+	if (ret < 0)
+		return ret;
+	/* blocking: an io_uring read of a non-blocking fd fails, not waits */
+	e->efd = eventfd(0, EFD_CLOEXEC);
+	if (e->efd < 0) {
+		ret = -errno;
+		io_uring_queue_exit(&e->ring);
+		return ret;
+	}
+	e->pool = pool;
+	e->port_fd = pool ? pool->port.t->poll_fd(&pool->port) : -1;
+	e->db_armed = e->port_armed = 0;
+	__atomic_store_n(&e->unsubmitted, 0, __ATOMIC_RELAXED);
+	atomic_store(&e->ops, 0);
+	atomic_store(&e->dying, 0);
+	return 0;
+}
+
+struct tpio_engine *tpio_engine_of(struct _TP_POOL *pool)
+{
+	struct tpio_engine *e = atomic_load(&pool->eng);
+	int ret;
+
+	if (e)
+		return e;
+	pthread_mutex_lock(&pool->eng_mu);
+	e = atomic_load(&pool->eng);
+	if (!e) {
+		e = engine_alloc();
+		ret = e ? engine_init(e, pool) : -ENOMEM;
+		if (ret) {
+			tpio_warn("the pool's io_uring cannot be set up (%s): overlapped I/O fails with ERROR_NOT_SUPPORTED",
+				  strerror(-ret));
+			if (e)
+				engine_free(e);
+			e = NULL;
+		} else {
+			atomic_store(&pool->eng, e);
+		}
+	}
+	pthread_mutex_unlock(&pool->eng_mu);
+	return e;
+}
+
+/* sq_mu held: an SQE, submitting what is prepared when the SQ is full */
+static struct io_uring_sqe *sq_get(struct tpio_engine *e)
 {
 	struct io_uring_sqe *sqe;
 
-	while (!(sqe = io_uring_get_sqe(&E.ring)))
-		io_uring_submit(&E.ring);
+	while (!(sqe = io_uring_get_sqe(&e->ring))) {
+		io_uring_submit(&e->ring);
+		__atomic_store_n(&e->unsubmitted, 0, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&e->unsubmitted, e->unsubmitted + 1,
+			 __ATOMIC_RELAXED);
 	return sqe;
 }
 
-static void arm_doorbell(void)
+/*
+ * sq_mu held: make the prepared SQEs visible to the kernel without
+ * entering it, as liburing's submit does first: each one's index goes
+ * into the SQ array (liburing 2.3 fills it only here; later versions
+ * fill it once at setup, where these stores are no-ops), then the tail.
+ * Returns how many SQEs the kernel has not taken yet.
+ */
+static unsigned int sq_flush(struct tpio_engine *e)
 {
-	struct io_uring_sqe *sqe = get_sqe();
+	struct io_uring_sq *sq = &e->ring.sq;
+	unsigned int mask = sq->ring_mask;
+	unsigned int ktail = *sq->ktail;	/* only flushers write it: sq_mu */
 
-	io_uring_prep_read(sqe, E.efd, &E.db_buf, sizeof(E.db_buf), 0);
-	io_uring_sqe_set_data64(sqe, UD_DOORBELL);
+	while (sq->sqe_head != sq->sqe_tail) {
+		if (sq->array)
+			sq->array[ktail & mask] = sq->sqe_head & mask;
+		ktail++;
+		sq->sqe_head++;
+	}
+	/* pairs with the kernel's acquire of the SQ tail */
+	__atomic_store_n(sq->ktail, ktail, __ATOMIC_RELEASE);
+	return ktail - __atomic_load_n(sq->khead, __ATOMIC_ACQUIRE);
 }
 
-static void issue(struct tpio_op *op)
+/*
+ * sq_mu held: submit everything prepared now (one system call). The
+ * kernel takes what the SQ holds, up to n; a leader's io_uring_enter()
+ * outside the lock may have taken some first. What it cannot take now
+ * (EAGAIN, EBUSY) waits in the SQ for the next enter.
+ */
+static void sq_submit(struct tpio_engine *e)
 {
-	struct io_uring_sqe *sqe = get_sqe();
+	unsigned int n = sq_flush(e);
+	int ret;
+
+	__atomic_store_n(&e->unsubmitted, 0, __ATOMIC_RELAXED);
+	if (!n)
+		return;
+	do {
+		ret = io_uring_enter(e->ring.ring_fd, n, 0, 0, NULL);
+	} while (ret == -EINTR);
+	if (ret < 0 && ret != -EAGAIN && ret != -EBUSY)
+		tpio_warn("io_uring_enter (submit): %s", strerror(-ret));
+}
+
+static void prep_poll(struct io_uring_sqe *sqe, int fd, unsigned int mask,
+		      uint64_t ud)
+{
+	io_uring_prep_poll_add(sqe, fd, mask);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+/* sq_mu held: the SQE of @op's next step */
+static void prep_op(struct tpio_engine *e, struct tpio_op *op, int poll)
+{
+	struct io_uring_sqe *sqe = sq_get(e);
 	char *buf = (char *)op->r.buf + op->r.done;
 	unsigned int len = op->r.len - op->r.done;
 	uint64_t off = op->r.fd_kind == TPIO_FD_FILE ? op->r.off + op->r.done :
 		       (uint64_t)-1;
 
+	if (poll) {
+		unsigned int mask = POLLIN;
+
+		if (op->r.kind == TPIO_OP_WRITE || op->r.kind == TPIO_OP_SEND ||
+		    op->r.kind == TPIO_OP_CONNECT)
+			mask = POLLOUT;
+		prep_poll(sqe, op->r.fd, mask, op_ud(op));
+		atomic_store(&op->phase, PH_POLL);
+		return;
+	}
 	switch (op->r.kind) {
 	case TPIO_OP_READ:
 		io_uring_prep_read(sqe, op->r.fd, buf, len, off);
@@ -313,67 +499,168 @@ static void issue(struct tpio_op *op)
 		break;
 	}
 	io_uring_sqe_set_data64(sqe, op_ud(op));
-	op->phase = op->r.kind == TPIO_OP_POLLIN ? PH_POLL : PH_IO;
+	atomic_store(&op->phase,
+		     op->r.kind == TPIO_OP_POLLIN ? PH_POLL : PH_IO);
 }
-
-/* The fd said "try again": wait for readiness, then issue again. */
-static void poll_then_issue(struct tpio_op *op)
-{
-	struct io_uring_sqe *sqe = get_sqe();
-	unsigned int mask = POLLIN;
-
-	if (op->r.kind == TPIO_OP_WRITE || op->r.kind == TPIO_OP_SEND ||
-	    op->r.kind == TPIO_OP_CONNECT)
-		mask = POLLOUT;
-	io_uring_prep_poll_add(sqe, op->r.fd, mask);
-	io_uring_sqe_set_data64(sqe, op_ud(op));
-	op->phase = PH_POLL;
-}
-
-static void flush_posts(void);
 
 /*
- * The op is done: write its OVERLAPPED, set its event, queue its
- * completion for the pool, and release it. post_mu held.
+ * Whether pipes take non-blocking reads (RWF_NOWAIT; not on 6.1): then an
+ * io_uring read of an empty pipe arms io_uring's own poll and completes
+ * with the data, one system call less than a poll and a read of ours.
+ * Without it such a read would block an io-wq worker, which a cancel
+ * cannot reliably stop. Asked once.
  */
-static void finish(struct tpio_op *op, DWORD status, ULONG_PTR bytes)
+static int pipes_nowait(void)
 {
-	struct _TP_POOL *pool = atomic_load(&op->pool);
-	int cs = CS_LIVE;
+	static _Atomic int known;	/* 0 unknown, 1 no, 2 yes */
+	int k = atomic_load(&known);
 
-	bucket_remove(op);
-	tpio_ov_finish(op->r.ov, op->r.event, status, bytes);
-	if (pool) {
-		struct pending_post *p;
+	if (!k) {
+		char c;
+		struct iovec iov = { &c, 1 };
+		int p[2];
 
-		if (E.nposts == REAP_BATCH)
-			flush_posts();
-		p = &E.posts[E.nposts++];
-		memset(p, 0, sizeof(*p));
-		p->pool = pool;
-		p->c.io = op->r.io;
-		p->c.status = status;
-		p->c.overlapped = (__u64)(uintptr_t)op->r.ov;
-		p->c.information = bytes;
+		k = 1;
+		if (!pipe2(p, O_CLOEXEC)) {
+			if (preadv2(p[0], &iov, 1, -1, RWF_NOWAIT) < 0 &&
+			    errno == EAGAIN)
+				k = 2;
+			close(p[0]);
+			close(p[1]);
+		}
+		atomic_store(&known, k);
 	}
-	if (atomic_compare_exchange_strong(&op->cstate, &cs, CS_COMPLETE))
-		op_free(op);
-	else
-		op->finished = 1;	/* the cancel pass frees it */
+	return k == 2;
 }
 
-static void finish_error(struct tpio_op *op, int res)
+/*
+ * The first step of @op: readiness first for reads of pipes (unless they
+ * take non-blocking reads), of other streams (character devices), and of
+ * sockets in poll mode.
+ */
+static int first_step_polls(const struct tpio_op *op)
+{
+	if (stream_read(op))
+		return !op->r.fifo || !pipes_nowait();
+	return op->r.kind == TPIO_OP_RECV && tpio_config()->socket_poll;
+}
+
+/*
+ * May this thread own io_uring requests of @e? The service may; a worker
+ * of e's pool may if it stays for the pool's life (engine-bound workers
+ * never retire; pool.c bounds their number).
+ */
+static int may_submit(struct tpio_engine *e)
+{
+	struct tpio_worker *self = tpio_self;
+
+	if (!e->pool || !self || self->pool != e->pool)
+		return 0;
+	return self->engine_bound || tpio_pool_bind(e->pool, self);
+}
+
+static void finish(struct tpio_op *op, DWORD status, ULONG_PTR bytes,
+		   struct tpio_batch *b);
+
+/*
+ * Submit @op's first step into its engine from this thread. The SQE stays
+ * in the SQ (no system call) while the leader is awake, or absent: the
+ * next io_uring_enter() of a leader submits it, which is the one that
+ * also waits. Only a leader asleep in the ring makes it submit now.
+ * A cancel that came first (see cancel_op) is seen here, under sq_mu.
+ */
+static void arm_here(struct tpio_op *op, int poll)
+{
+	struct tpio_engine *e = op->eng;
+
+	pthread_mutex_lock(&e->sq_mu);
+	if (op_cancelled(op)) {
+		pthread_mutex_unlock(&e->sq_mu);
+		finish(op, ERROR_OPERATION_ABORTED, op->r.done, NULL);
+		return;
+	}
+	prep_op(e, op, poll);
+	if (atomic_load(&e->pool->leader_asleep) ||
+	    e->unsubmitted >= SQ_DEFER_MAX)
+		sq_submit(e);
+	pthread_mutex_unlock(&e->sq_mu);
+}
+
+/* Push @op to the service, which submits it (or finishes it, cancelled). */
+static void to_service(struct tpio_op *op)
+{
+	struct tpio_op *head = atomic_load_explicit(&S.subs,
+						    memory_order_relaxed);
+
+	do {
+		op->s_next = head;
+	} while (!atomic_compare_exchange_weak(&S.subs, &head, op));
+	svc_kick();
+}
+
+/* The op's next step, from wherever it is decided (issuer or reaper). */
+static void arm(struct tpio_op *op)
+{
+	if (may_submit(op->eng))
+		arm_here(op, first_step_polls(op));
+	else
+		to_service(op);
+}
+
+/* The CQ owner re-arms a step on its own engine (never deferred long). */
+static void rearm(struct tpio_op *op, int poll)
+{
+	struct tpio_engine *e = op->eng;
+
+	pthread_mutex_lock(&e->sq_mu);
+	prep_op(e, op, poll);
+	/* the owner enters the ring before it sleeps: it flushes then */
+	if (e->unsubmitted >= SQ_DEFER_MAX)
+		sq_submit(e);
+	pthread_mutex_unlock(&e->sq_mu);
+}
+
+/* ---- finishing ---- */
+
+static void fifo_next(struct tpio_op *op);
+
+/*
+ * The op is done: write its OVERLAPPED, set its event, deliver its
+ * completion (into @b when the caller batches), and release it.
+ */
+static void finish(struct tpio_op *op, DWORD status, ULONG_PTR bytes,
+		   struct tpio_batch *b)
+{
+	struct tpio_engine *e = op->eng;
+	struct tpio_target to = op->r.to;
+	int live = OS_LIVE;
+
+	if (!atomic_compare_exchange_strong(&op->state, &live, OS_DONE))
+		return;
+	if (stream_read(op))
+		fifo_next(op);
+	tpio_ov_finish(op->r.ov, op->r.event, status, bytes);
+	if (to.pool && !atomic_load(&e->dying)) {
+		if (b && b->pool != to.pool)
+			b = NULL;
+		tpio_complete(&to, (__u64)(uintptr_t)op->r.ov, status, bytes,
+			      b);
+	}
+	op_free(op);
+}
+
+static void finish_error(struct tpio_op *op, int res, struct tpio_batch *b)
 {
 	DWORD status;
 
-	if (res == -ECANCELED || (op->cancelled && res == -EINTR))
+	if (res == -ECANCELED || (op_cancelled(op) && res == -EINTR))
 		status = ERROR_OPERATION_ABORTED;
 	else
 		status = tpio_win32_from_errno(-res);
-	finish(op, status, op->r.done);
+	finish(op, status, op->r.done, b);
 }
 
-static void connect_polled(struct tpio_op *op)
+static void connect_polled(struct tpio_op *op, struct tpio_batch *b)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
@@ -381,195 +668,237 @@ static void connect_polled(struct tpio_op *op)
 	if (getsockopt(op->r.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err)
-		finish_error(op, -err);
+		finish_error(op, -err, b);
 	else
-		finish(op, ERROR_SUCCESS, 0);
+		finish(op, ERROR_SUCCESS, 0, b);
 }
 
 /*
  * Pipe, FIFO and character-device reads wait for readiness with a poll
- * request, then read in the engine without blocking. Where the kernel has
- * no non-blocking pipe reads (6.1), an io_uring read would block an io-wq
- * worker, one per pending read, and cancelling it is best effort; a poll
- * request is always cancellable.
+ * request, then read without blocking; where the kernel has no
+ * non-blocking pipe reads (6.1) an io_uring read would block an io-wq
+ * worker per pending read. The pending reads of one fd take its data in
+ * the order they were issued, as on Windows: they wait in the fd's FIFO
+ * and only the oldest is armed.
  */
-static int stream_read(const struct tpio_op *op)
+static int fifo_add(struct tpio_op *op)
 {
-	return op->r.kind == TPIO_OP_READ && op->r.fd_kind == TPIO_FD_STREAM;
+	struct tpio_fd *f = tpio_fd_get(op->r.fd, 1);
+	int head;
+
+	if (!f)
+		return 1;	/* no table entry: arm it alone */
+	tpio_fd_lock(f);
+	op->fd_next = NULL;
+	if (f->rtail)
+		f->rtail->fd_next = op;
+	else
+		f->rhead = op;
+	f->rtail = op;
+	head = f->rhead == op;
+	if (!head)
+		atomic_store(&op->phase, PH_QUEUED);
+	tpio_fd_unlock(f);
+	return head;
 }
 
 /*
- * Pending reads of one pipe take its data in the order they were issued,
- * as on Windows. Every armed poll on the pipe fires when data arrives, and
- * the kernel may post the newer one first: a read whose poll fired while
- * an older read of the same fd still waits for its own poll re-arms
- * instead (the older one's completion comes from the same wake-up).
- * Engine thread only; the bucket lock orders it with inserts.
+ * Remove @op (of generation @gen) from @fd's FIFO; 1 when it waited there
+ * behind an older read (not armed: nothing of it is in any ring).
  */
-static int older_read_waits(const struct tpio_op *op)
+static int fifo_remove_waiting(struct tpio_op *op, int fd, uint32_t gen)
 {
-	struct bucket *b = bucket_of(op->r.fd);
-	const struct tpio_op *o;
+	struct tpio_fd *f = tpio_fd_get(fd, 0);
+	struct tpio_op **pp, *prev = NULL;
 	int found = 0;
 
-	pthread_mutex_lock(&b->mu);
-	for (o = b->head; o && !found; o = o->b_next)
-		found = o != op && o->r.fd == op->r.fd && stream_read(o) &&
-			o->seq && o->seq < op->seq && o->phase == PH_POLL &&
-			!o->cancelled && !o->finished;
-	pthread_mutex_unlock(&b->mu);
+	if (!f)
+		return 0;
+	tpio_fd_lock(f);
+	for (pp = &f->rhead; *pp; prev = *pp, pp = &(*pp)->fd_next) {
+		if (*pp != op)
+			continue;
+		if (pp == &f->rhead || atomic_load(&op->key_gen) != gen)
+			break;		/* the head is armed: cancel it */
+		*pp = op->fd_next;
+		if (f->rtail == op)
+			f->rtail = prev;
+		found = 1;
+		break;
+	}
+	tpio_fd_unlock(f);
 	return found;
 }
 
-static void stream_read_polled(struct tpio_op *op)
+/* @op (the head) is done: the next read of the fd gets armed. */
+static void fifo_next(struct tpio_op *op)
+{
+	struct tpio_fd *f = tpio_fd_get(op->r.fd, 0);
+	struct tpio_op *next = NULL;
+
+	if (!f)
+		return;
+	tpio_fd_lock(f);
+	if (f->rhead == op) {
+		f->rhead = op->fd_next;
+		if (!f->rhead)
+			f->rtail = NULL;
+		next = f->rhead;
+	}
+	tpio_fd_unlock(f);
+	if (next) {
+		atomic_store(&next->phase, PH_NEW);
+		arm(next);
+	}
+}
+
+static void stream_read_ready(struct tpio_op *op, struct tpio_batch *b)
+{
+	ssize_t n = tpio_stream_read_nowait(op->r.fd, op->r.buf, op->r.len);
+
+	if (n == -EAGAIN)
+		rearm(op, 1);		/* another reader was first */
+	else if (n == -ENOTTY)
+		rearm(op, 0);		/* cannot tell: let io_uring read */
+	else if (n < 0)
+		finish_error(op, (int)n, b);
+	else if (!n && op->r.len)
+		finish(op, op->r.eof_status, 0, b);
+	else
+		finish(op, ERROR_SUCCESS, (ULONG_PTR)n, b);
+}
+
+static void socket_recv_ready(struct tpio_op *op, struct tpio_batch *b)
 {
 	ssize_t n;
 
-	if (older_read_waits(op)) {
-		poll_then_issue(op);
-		return;
-	}
-	n = tpio_stream_read_nowait(op->r.fd, op->r.buf, op->r.len);
-	if (n == -EAGAIN)
-		poll_then_issue(op);	/* another reader was first */
-	else if (n == -ENOTTY)
-		issue(op);		/* cannot tell: let io_uring read */
+	do {
+		n = recv(op->r.fd, op->r.buf, op->r.len, MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		rearm(op, 1);
 	else if (n < 0)
-		finish_error(op, (int)n);
+		finish_error(op, -errno, b);
 	else if (!n && op->r.len)
-		finish(op, op->r.eof_status, 0);
+		finish(op, op->r.eof_status, 0, b);
 	else
-		finish(op, ERROR_SUCCESS, (ULONG_PTR)n);
+		finish(op, ERROR_SUCCESS, (ULONG_PTR)n, b);
 }
 
-static void on_cqe(struct tpio_op *op, int res)
+static void on_polled(struct tpio_op *op, int res, struct tpio_batch *b)
+{
+	if (res < 0)
+		finish_error(op, res, b);
+	else if (op_cancelled(op))
+		finish(op, ERROR_OPERATION_ABORTED, op->r.done, b);
+	else if (op->r.kind == TPIO_OP_POLLIN)
+		finish(op, ERROR_SUCCESS, 0, b);
+	else if (op->r.kind == TPIO_OP_CONNECT)
+		connect_polled(op, b);
+	else if (stream_read(op))
+		stream_read_ready(op, b);
+	else if (op->r.kind == TPIO_OP_RECV && tpio_config()->socket_poll)
+		socket_recv_ready(op, b);
+	else
+		rearm(op, 0);
+}
+
+static void on_cqe(struct tpio_op *op, int res, struct tpio_batch *b)
 {
 	int again = res == -EAGAIN ||
 		    (op->r.kind == TPIO_OP_CONNECT &&
 		     (res == -EINPROGRESS || res == -EALREADY));
 
-	if (op->phase == PH_POLL) {
-		if (res < 0)
-			finish_error(op, res);
-		else if (op->cancelled)
-			finish(op, ERROR_OPERATION_ABORTED, op->r.done);
-		else if (op->r.kind == TPIO_OP_POLLIN)
-			finish(op, ERROR_SUCCESS, 0);
-		else if (op->r.kind == TPIO_OP_CONNECT)
-			connect_polled(op);
-		else if (stream_read(op))
-			stream_read_polled(op);
-		else
-			issue(op);
+	if (atomic_load(&op->phase) == PH_POLL) {
+		on_polled(op, res, b);
 		return;
 	}
 	if (again) {
-		if (op->cancelled)
-			finish(op, ERROR_OPERATION_ABORTED, op->r.done);
+		if (op_cancelled(op))
+			finish(op, ERROR_OPERATION_ABORTED, op->r.done, b);
 		else
-			poll_then_issue(op);
+			rearm(op, 1);
 		return;
 	}
 	if (res < 0) {
-		finish_error(op, res);
+		finish_error(op, res, b);
 		return;
 	}
 	switch (op->r.kind) {
 	case TPIO_OP_ACCEPT:
 		*op->r.accepted = tpio_handle_from_fd(res);
-		finish(op, ERROR_SUCCESS, 0);
+		finish(op, ERROR_SUCCESS, 0, b);
 		break;
 	case TPIO_OP_CONNECT:
-		finish(op, ERROR_SUCCESS, 0);
+		finish(op, ERROR_SUCCESS, 0, b);
 		break;
 	case TPIO_OP_READ:
 	case TPIO_OP_RECV:
 		if (!res && op->r.len)
-			finish(op, op->r.eof_status, 0);
+			finish(op, op->r.eof_status, 0, b);
 		else
-			finish(op, ERROR_SUCCESS, (ULONG_PTR)res);
+			finish(op, ERROR_SUCCESS, (ULONG_PTR)res, b);
 		break;
 	default:	/* writes complete when everything is written */
 		op->r.done += (uint32_t)res;
-		if (op->r.done < op->r.len && res > 0 && !op->cancelled)
-			issue(op);
+		if (op->r.done < op->r.len && res > 0 && !op_cancelled(op))
+			rearm(op, 0);
 		else
 			finish(op, op->r.done < op->r.len ?
 			       ERROR_OPERATION_ABORTED : ERROR_SUCCESS,
-			       op->r.done);
+			       op->r.done, b);
 		break;
 	}
 }
 
-/* Post one pool's share of a batch; waits for room, never drops. */
-static void post_pool(struct _TP_POOL *pool, struct tpio_completion *c,
-		      uint32_t n)
-{
-	uint32_t done, i;
-	int ret;
+/* ---- the CQ owner's side ---- */
 
-	while (n) {
-		ret = pool->port.t->post(&pool->port, c, n, &done);
-		if (!ret) {
-			c += done;
-			n -= done;
-		} else if (ret == -EAGAIN) {
-			/* full: move entries out of the ring, then retry */
-			tpio_pool_make_progress(pool);
-			sched_yield();
-		} else if (ret == -ENOENT) {
-			/* an object is gone: post one by one, dropping it */
-			for (i = 0; i < n; i++) {
-				ret = tpio_post_retry(pool, &c[i]);
-				if (ret && ret != -ENOENT)
-					tpio_warn("engine post: %s",
-						  strerror(-ret));
-			}
-			return;
-		} else {
-			tpio_warn("engine post of %u completions failed: %s",
-				  n, strerror(-ret));
-			return;
-		}
+/* CQ owner: the doorbell read and the port poll wait in the ring */
+static void arm_wakers(struct tpio_engine *e)
+{
+	struct io_uring_sqe *sqe;
+
+	if (e->db_armed && (e->port_fd < 0 || e->port_armed))
+		return;
+	pthread_mutex_lock(&e->sq_mu);
+	if (!e->db_armed) {
+		sqe = sq_get(e);
+		io_uring_prep_read(sqe, e->efd, &e->efd_buf,
+				   sizeof(e->efd_buf), 0);
+		io_uring_sqe_set_data64(sqe, UD_DOORBELL);
+		e->db_armed = 1;
 	}
+	if (e->port_fd >= 0 && !e->port_armed) {
+		sqe = sq_get(e);
+		prep_poll(sqe, e->port_fd, POLLIN, UD_PORT);
+		e->port_armed = 1;
+	}
+	pthread_mutex_unlock(&e->sq_mu);
 }
 
-/* Post the queued completions, grouped by pool. post_mu held. */
-static void flush_posts(void)
-{
-	struct tpio_completion c[REAP_BATCH];
-	uint32_t i, j, n;
-
-	for (i = 0; i < E.nposts; i++) {
-		struct _TP_POOL *pool = E.posts[i].pool;
-
-		if (!pool)
-			continue;
-		for (n = 0, j = i; j < E.nposts; j++) {
-			if (E.posts[j].pool != pool)
-				continue;
-			c[n++] = E.posts[j].c;
-			E.posts[j].pool = NULL;
-		}
-		post_pool(pool, c, n);
-	}
-	E.nposts = 0;
-}
-
-static unsigned int reap(void)
+/*
+ * Reap what the CQ holds (CQ owner only): each finished op's completion
+ * goes into @b (its pool's batch). Returns the CQEs seen that concern
+ * the caller's pool: op completions and the port's poll.
+ */
+unsigned int tpio_engine_reap(struct tpio_engine *e, struct tpio_batch *b)
 {
 	struct io_uring_cqe *cqes[REAP_BATCH];
-	unsigned int n, i, total = 0;
+	unsigned int n, i, total = 0, useful = 0;
 
-	pthread_mutex_lock(&E.post_mu);
 	while (total < 4 * REAP_BATCH &&
-	       (n = io_uring_peek_batch_cqe(&E.ring, cqes, REAP_BATCH))) {
+	       (n = io_uring_peek_batch_cqe(&e->ring, cqes, REAP_BATCH))) {
 		for (i = 0; i < n; i++) {
 			uint64_t ud = io_uring_cqe_get_data64(cqes[i]);
 			struct tpio_op *op;
 
 			if (ud == UD_DOORBELL) {
-				arm_doorbell();
+				e->db_armed = 0;
+				continue;
+			}
+			if (ud == UD_PORT) {
+				e->port_armed = 0;
+				useful++;
 				continue;
 			}
 			if (ud == UD_CANCEL)
@@ -580,274 +909,437 @@ static unsigned int reap(void)
 					  (unsigned long long)ud);
 				continue;
 			}
-			on_cqe(op, cqes[i]->res);
+			on_cqe(op, cqes[i]->res, b);
+			useful++;
 		}
-		io_uring_cq_advance(&E.ring, n);
+		io_uring_cq_advance(&e->ring, n);
 		total += n;
-		flush_posts();
 	}
-	pthread_mutex_unlock(&E.post_mu);
-	return total;
+	return useful;
 }
 
-/* Reverse a popped LIFO chain into submission order. */
-static struct tpio_op *fifo(struct tpio_op *op, int cancel_chain)
+/*
+ * Leader: submit what is prepared and sleep until a completion, the
+ * doorbell or a post from elsewhere. 0, or a negative errno.
+ */
+int tpio_engine_wait(struct tpio_engine *e)
 {
-	struct tpio_op *out = NULL, *next;
-
-	for (; op; op = next) {
-		if (cancel_chain) {
-			next = op->c_next;
-			op->c_next = out;
-		} else {
-			next = op->s_next;
-			op->s_next = out;
-		}
-		out = op;
-	}
-	return out;
-}
-
-static unsigned int take_submissions(void)
-{
-	struct tpio_op *op = fifo(atomic_exchange(&E.subs, NULL), 0), *next;
-	unsigned int n = 0;
-
-	for (; op; op = next, n++) {
-		next = op->s_next;
-		if (op->cancelled) {
-			/* cancelled before it reached the ring */
-			pthread_mutex_lock(&E.post_mu);
-			finish(op, ERROR_OPERATION_ABORTED, op->r.done);
-			flush_posts();
-			pthread_mutex_unlock(&E.post_mu);
-			continue;
-		}
-		if (stream_read(op)) {
-			op->seq = ++E.read_seq;
-			poll_then_issue(op);
-		} else {
-			issue(op);
-		}
-	}
-	return n;
-}
-
-static unsigned int take_cancels(void)
-{
-	struct tpio_op *op = fifo(atomic_exchange(&E.cancels, NULL), 1), *next;
-	unsigned int n = 0;
-
-	for (; op; op = next, n++) {
-		next = op->c_next;
-		if (op->finished) {
-			op_free(op);
-			continue;
-		}
-		op->cancelled = 1;
-		if (op->phase != PH_NEW) {
-			struct io_uring_sqe *sqe = get_sqe();
-
-			io_uring_prep_cancel64(sqe, op_ud(op), 0);
-			io_uring_sqe_set_data64(sqe, UD_CANCEL);
-		}
-		/* taken: cancellable again (only the engine finishes ops) */
-		atomic_store(&op->cstate, CS_LIVE);
-	}
-	return n;
-}
-
-static void *engine_main(void *arg)
-{
+	unsigned int n;
 	int ret;
 
-	(void)arg;
-	arm_doorbell();
-	for (;;) {
-		unsigned int work = take_submissions();
+	arm_wakers(e);
+	pthread_mutex_lock(&e->sq_mu);
+	n = sq_flush(e);
+	__atomic_store_n(&e->unsubmitted, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&e->sq_mu);
+	ret = io_uring_enter(e->ring.ring_fd, n, 1, IORING_ENTER_GETEVENTS,
+			     NULL);
+	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
+	    ret != -ETIME) {
+		tpio_warn("engine: io_uring_enter: %s", strerror(-ret));
+		usleep(1000);
+	}
+	return ret < 0 ? ret : 0;
+}
 
-		work += take_cancels();
-		work += reap();
-		if (work) {
-			if (io_uring_sq_ready(&E.ring))
-				io_uring_submit(&E.ring);
+/* CQ owner, or anyone as a hint: completions wait in the CQ. */
+int tpio_engine_cq_ready(struct tpio_engine *e)
+{
+	/* the kernel's tail, the CQ owner's head: both read atomically */
+	return __atomic_load_n(e->ring.cq.ktail, __ATOMIC_ACQUIRE) !=
+	       __atomic_load_n(e->ring.cq.khead, __ATOMIC_RELAXED) ||
+	       (__atomic_load_n(e->ring.sq.kflags, __ATOMIC_RELAXED) &
+		IORING_SQ_CQ_OVERFLOW);
+}
+
+/* Operations in flight on @e (a hint). */
+int tpio_engine_busy(struct tpio_engine *e)
+{
+	return atomic_load(&e->ops) != 0;
+}
+
+/* Prepared SQEs nobody submitted yet (a hint). */
+int tpio_engine_unsubmitted(struct tpio_engine *e)
+{
+	return __atomic_load_n(&e->unsubmitted, __ATOMIC_RELAXED) != 0;
+}
+
+/* Submit what is prepared now (a worker that will not enter soon). */
+void tpio_engine_submit_now(struct tpio_engine *e)
+{
+	pthread_mutex_lock(&e->sq_mu);
+	if (e->unsubmitted)
+		sq_submit(e);
+	pthread_mutex_unlock(&e->sq_mu);
+}
+
+/* Wake the engine's sleeping leader. */
+void tpio_engine_doorbell(struct tpio_engine *e)
+{
+	uint64_t one = 1;
+
+	if (write(e->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		tpio_warn("engine doorbell: %s", strerror(errno));
+}
+
+/* Calls @fn on each live op (a racy scan: @fn re-checks under locks). */
+static void for_each_live_op(void (*fn)(struct tpio_op *op, uint32_t gen,
+					void *arg),
+			     void *arg)
+{
+	uint32_t c, i;
+
+	for (c = 0; c < OPS_MAX / OPS_PER_CHUNK; c++) {
+		struct tpio_op *chunk = atomic_load_explicit(&O.chunks[c],
+							     memory_order_acquire);
+
+		if (!chunk)
+			break;
+		for (i = 0; i < OPS_PER_CHUNK; i++) {
+			struct tpio_op *op = &chunk[i];
+			uint32_t gen = atomic_load(&op->key_gen);
+
+			if (atomic_load(&op->state) == OS_LIVE)
+				fn(op, gen, arg);
+		}
+	}
+}
+
+static void destroy_queued(struct tpio_op *op, uint32_t gen, void *arg)
+{
+	int fd = atomic_load(&op->key_fd);
+
+	if (op->eng == arg && atomic_load(&op->phase) == PH_QUEUED &&
+	    fifo_remove_waiting(op, fd, gen))
+		finish(op, ERROR_OPERATION_ABORTED, op->r.done, NULL);
+}
+
+/*
+ * The pool is going away: nobody runs its workers any more. Cancel what
+ * is in flight on its engine (the I/O of objects that were closed with
+ * operations outstanding), finish it all without posting, and free it.
+ */
+void tpio_engine_destroy(struct tpio_engine *e)
+{
+	atomic_store(&e->dying, 1);
+	/* reads waiting in FIFOs, not in the ring */
+	for_each_live_op(destroy_queued, e);
+	while (atomic_load(&e->ops)) {
+		struct io_uring_sqe *sqe;
+
+		pthread_mutex_lock(&e->sq_mu);
+		sqe = sq_get(e);
+		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+		io_uring_sqe_set_data64(sqe, UD_CANCEL);
+		sq_submit(e);
+		pthread_mutex_unlock(&e->sq_mu);
+		io_uring_enter(e->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS,
+			       NULL);
+		tpio_engine_reap(e, NULL);
+		if (atomic_load(&e->ops))
+			usleep(1000);	/* the service may still hold some */
+	}
+	pthread_mutex_lock(&e->sq_mu);
+	io_uring_queue_exit(&e->ring);
+	close(e->efd);
+	e->pool = NULL;
+	pthread_mutex_unlock(&e->sq_mu);
+	engine_free(e);
+}
+
+/* ---- the service thread ---- */
+
+static void svc_kick(void)
+{
+	pthread_once(&svc_once, svc_start);
+	if (atomic_load(&S.asleep) && atomic_exchange(&S.asleep, 0))
+		tpio_engine_doorbell(&S.eng);
+}
+
+/* The stall detector's tick is wanted (pool.c): start ticking. */
+void tpio_service_tick_on(void)
+{
+	if (atomic_load_explicit(&S.ticking, memory_order_relaxed))
+		return;
+	if (!atomic_exchange(&S.ticking, 1))
+		svc_kick();
+}
+
+/*
+ * An op was submitted into @pool's engine by the service: its completion
+ * needs a leader. An idle worker takes the role; none idle, the stall
+ * detector keeps an eye.
+ */
+static void need_leader(struct _TP_POOL *pool)
+{
+	if (atomic_load(&pool->leader))
+		return;
+	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
+	if (!atomic_load(&pool->spinning) && !tpio_pool_wake_one(pool))
+		tpio_pool_watch(pool);
+}
+
+/* Submit the ops other threads pushed, each into its engine. */
+static unsigned int svc_take_subs(void)
+{
+	struct tpio_op *op = atomic_exchange(&S.subs, NULL), *next, *rev = NULL;
+	unsigned int n = 0;
+
+	for (; op; op = next) {		/* oldest first */
+		next = op->s_next;
+		op->s_next = rev;
+		rev = op;
+	}
+	for (op = rev; op; op = next, n++) {
+		struct tpio_engine *e = op->eng;
+
+		next = op->s_next;
+		/* the engine (and its pool) stay while we hold a count */
+		atomic_fetch_add(&e->ops, 1);
+		pthread_mutex_lock(&e->sq_mu);
+		if (op_cancelled(op) || atomic_load(&e->dying)) {
+			pthread_mutex_unlock(&e->sq_mu);
+			finish(op, ERROR_OPERATION_ABORTED, op->r.done, NULL);
+		} else {
+			prep_op(e, op, first_step_polls(op));
+			/* the service's own engine is flushed when it sleeps */
+			if (e != &S.eng)
+				sq_submit(e);
+			pthread_mutex_unlock(&e->sq_mu);
+			if (e->pool)
+				need_leader(e->pool);
+		}
+		atomic_fetch_sub(&e->ops, 1);
+	}
+	return n;
+}
+
+/* Cancel requests of other threads: an ASYNC_CANCEL into the op's engine. */
+static unsigned int svc_take_cancels(void)
+{
+	struct cancel_req *c = atomic_exchange(&S.cancels, NULL), *next;
+	unsigned int n = 0;
+
+	for (; c; c = next, n++) {
+		struct tpio_engine *e = c->eng;
+		struct io_uring_sqe *sqe;
+
+		next = c->next;
+		pthread_mutex_lock(&e->sq_mu);
+		if (!atomic_load(&e->dying)) {
+			sqe = sq_get(e);
+			io_uring_prep_cancel64(sqe, c->ud, 0);
+			io_uring_sqe_set_data64(sqe, UD_CANCEL);
+			if (e != &S.eng)
+				sq_submit(e);
+		}
+		pthread_mutex_unlock(&e->sq_mu);
+		atomic_fetch_sub(&e->ops, 1);	/* cancel_op's hold */
+		free(c);
+	}
+	return n;
+}
+
+static void *svc_main(void *arg)
+{
+	const struct tpio_config *cfg = tpio_config();
+	struct __kernel_timespec ts;
+	__u64 next_tick = 0;
+	unsigned int quiet = 0;
+
+	(void)arg;
+	for (;;) {
+		unsigned int work = svc_take_subs();
+
+		work += svc_take_cancels();
+		work += tpio_engine_reap(&S.eng, NULL);
+		if (atomic_load(&S.ticking)) {
+			__u64 now = tpio_now_ns();
+
+			if (now >= next_tick) {
+				if (tpio_stall_tick(atomic_load(&O.starved)))
+					quiet = 0;
+				else if (++quiet >= TICKS_QUIET)
+					atomic_store(&S.ticking, 0);
+				next_tick = now + cfg->stall_us * 1000ULL;
+			}
+		}
+		if (work)
+			continue;
+		arm_wakers(&S.eng);
+		atomic_store(&S.asleep, 1);
+		if (atomic_load(&S.subs) || atomic_load(&S.cancels)) {
+			atomic_store(&S.asleep, 0);
 			continue;
 		}
-		atomic_store(&E.sleeping, 1);
-		if (atomic_load(&E.subs) || atomic_load(&E.cancels)) {
-			atomic_store(&E.sleeping, 0);
-			continue;
+		pthread_mutex_lock(&S.eng.sq_mu);
+		sq_submit(&S.eng);
+		pthread_mutex_unlock(&S.eng.sq_mu);
+		if (atomic_load(&S.ticking)) {
+			struct io_uring_cqe *cqe;
+			__u64 now = tpio_now_ns();
+			__u64 d = next_tick > now ? next_tick - now : 0;
+
+			ts.tv_sec = (long long)(d / 1000000000ULL);
+			ts.tv_nsec = (long long)(d % 1000000000ULL);
+			io_uring_wait_cqe_timeout(&S.eng.ring, &cqe, &ts);
+		} else {
+			io_uring_enter(S.eng.ring.ring_fd, 0, 1,
+				       IORING_ENTER_GETEVENTS, NULL);
 		}
-		ret = io_uring_submit_and_wait(&E.ring, 1);
-		atomic_store(&E.sleeping, 0);
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN &&
-		    ret != -EBUSY && ret != -ETIME) {
-			tpio_warn("engine: io_uring_enter: %s", strerror(-ret));
-			usleep(1000);
-		}
+		atomic_store(&S.asleep, 0);
 	}
 	return NULL;
 }
 
-static uint32_t budget_from_env(void)
+static void svc_start(void)
 {
-	const char *s = getenv("TPIO_IO_INFLIGHT");
-	unsigned long v;
-	char *end;
-
-	if (!s || !*s)
-		return OPS_DEFAULT;
-	v = strtoul(s, &end, 0);
-	if (*end || v < 1 || v > OPS_MAX) {
-		tpio_warn("TPIO_IO_INFLIGHT=%s out of range 1..%u, using %u",
-			  s, OPS_MAX, OPS_DEFAULT);
-		return OPS_DEFAULT;
-	}
-	return (uint32_t)v;
-}
-
-static void engine_start(void)
-{
-	struct io_uring_params p;
 	sigset_t all, old;
 	pthread_attr_t a;
 	pthread_t th;
-	uint32_t cq;
-	int i, ret;
+	int ret;
 
-	for (i = 0; i < NBUCKETS; i++)
-		pthread_mutex_init(&E.buckets[i].mu, NULL);
-	E.budget = budget_from_env();
-	/* a CQE per op, per poll of an op, per cancel: room for all */
-	for (cq = 2 * SQ_ENTRIES; cq < 4 * E.budget && cq < 65536; cq <<= 1)
-		;
-	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_CQSIZE;
-	p.cq_entries = cq;
-	ret = io_uring_queue_init_params(SQ_ENTRIES, &E.ring, &p);
-	if (ret < 0) {
-		E.err = -ret;
+	ret = engine_init(&S.eng, NULL);
+	if (ret) {
+		S.err = -ret;
 		tpio_warn("io_uring is not available (%s): overlapped I/O fails with ERROR_NOT_SUPPORTED",
 			  strerror(-ret));
 		return;
 	}
-	E.efd = eventfd(0, EFD_CLOEXEC);
-	if (E.efd < 0) {
-		E.err = errno;
-		io_uring_queue_exit(&E.ring);
-		tpio_warn("engine eventfd: %s", strerror(E.err));
-		return;
-	}
-	/* the engine takes no signals: SIGPIPE of its writes stays pending */
+	/* the service takes no signals: SIGPIPE of its writes stays pending */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	ret = pthread_create(&th, &a, engine_main, NULL);
+	ret = pthread_create(&th, &a, svc_main, NULL);
 	pthread_attr_destroy(&a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
-		E.err = ret;
-		close(E.efd);
-		io_uring_queue_exit(&E.ring);
-		tpio_warn("cannot create the engine thread: %s", strerror(ret));
+		S.err = ret;
+		tpio_warn("cannot create the tpio service thread: %s",
+			  strerror(ret));
 		return;
 	}
-	pthread_setname_np(th, "tpio-engine");
-	atomic_store(&engine_up, 1);
+	pthread_setname_np(th, "tpio-service");
+	atomic_store(&svc_up, 1);
 }
 
 /* ---- the interface to the I/O family ---- */
 
 int tpio_engine_submit(const struct tpio_io_req *r)
 {
+	struct tpio_engine *e;
 	struct tpio_op *op;
 
-	pthread_once(&engine_once, engine_start);
-	if (E.err)
-		return -E.err;
+	pthread_once(&svc_once, svc_start);
+	if (S.err)
+		return -S.err;
+	e = r->ring_pool ? tpio_engine_of(r->ring_pool) : &S.eng;
+	if (!e)
+		return -ENOTSUP;
 	op = op_alloc();
+	if (!op)
+		return -ENOMEM;
 	op->r = *r;
-	atomic_store_explicit(&op->pool, r->pool, memory_order_relaxed);
-	bucket_insert(op);
-	push(&E.subs, op, &op->s_next);
-	doorbell();
+	op->eng = e;
+	atomic_fetch_add(&e->ops, 1);
+	atomic_store(&op->key_fd, r->fd);
+	atomic_store(&op->key_ov, r->ov);
+	atomic_store(&op->key_tid, r->tid);
+	atomic_store(&op->key_gen, op->gen);
+	atomic_store(&op->state, OS_LIVE);
+	if (stream_read(op) && !fifo_add(op))
+		return 0;	/* an older read of the fd arms it later */
+	arm(op);
 	return 0;
 }
 
 /* Whether reads of @fd are in flight: a new read must queue behind them. */
 int tpio_engine_reads_pending(int fd)
 {
-	struct bucket *b = bucket_of(fd);
-	const struct tpio_op *op;
-	int found = 0;
+	struct tpio_fd *f = tpio_fd_get(fd, 0);
 
-	if (!atomic_load(&engine_up))
-		return 0;
-	pthread_mutex_lock(&b->mu);
-	for (op = b->head; op && !found; op = op->b_next)
-		found = op->r.fd == fd && stream_read(op);
-	pthread_mutex_unlock(&b->mu);
-	return found;
+	return f && __atomic_load_n(&f->rhead, __ATOMIC_ACQUIRE) != NULL;
 }
 
+/*
+ * Cancel @op, of generation @gen (CancelIoEx/CancelIo). Mark it; a read
+ * that waits behind an older one is finished here; one not yet prepared
+ * is finished by its submitter, which checks the mark under sq_mu after
+ * we set it; one in a ring gets an ASYNC_CANCEL from the service (a
+ * cancel request completes at once, so any thread could own it, but
+ * submitting would also submit other SQEs waiting in the SQ, which must
+ * stay owned by a thread that does not exit).
+ */
+static void cancel_op(struct tpio_op *op, uint32_t gen, int fd)
+{
+	struct tpio_engine *e = op->eng;
+	struct cancel_req *c, *head;
+	int phase;
+
+	atomic_store(&op->cancel_gen, gen);
+	if (fifo_remove_waiting(op, fd, gen)) {
+		finish(op, ERROR_OPERATION_ABORTED, op->r.done, NULL);
+		return;
+	}
+	pthread_mutex_lock(&e->sq_mu);
+	phase = atomic_load(&op->phase);
+	pthread_mutex_unlock(&e->sq_mu);
+	if (phase == PH_NEW || phase == PH_QUEUED)
+		return;		/* the submitter sees the mark */
+	c = malloc(sizeof(*c));
+	if (!c) {
+		tpio_warn("out of memory: a cancel was not sent");
+		return;
+	}
+	c->eng = e;
+	c->ud = ((uint64_t)gen << 32) | op->idx;
+	atomic_fetch_add(&e->ops, 1);	/* the engine stays until it is sent */
+	head = atomic_load_explicit(&S.cancels, memory_order_relaxed);
+	do {
+		c->next = head;
+	} while (!atomic_compare_exchange_weak(&S.cancels, &head, c));
+	svc_kick();
+}
+
+struct cancel_match {
+	int fd;
+	LPOVERLAPPED ov;
+	DWORD tid;
+	unsigned int n;
+};
+
+static void cancel_one(struct tpio_op *op, uint32_t gen, void *arg)
+{
+	struct cancel_match *m = arg;
+
+	if (atomic_load(&op->key_fd) != m->fd ||
+	    (m->ov && atomic_load(&op->key_ov) != m->ov) ||
+	    (m->tid && atomic_load(&op->key_tid) != m->tid))
+		return;
+	/* still the same operation, live */
+	if (atomic_load(&op->state) != OS_LIVE ||
+	    atomic_load(&op->key_gen) != gen)
+		return;
+	m->n++;
+	cancel_op(op, gen, m->fd);
+}
+
+/*
+ * CancelIoEx/CancelIo: every live op of @fd (of @ov, of thread @tid). A
+ * scan of the op table: cancelling is rare, the table small.
+ */
 unsigned int tpio_engine_cancel(int fd, LPOVERLAPPED ov, DWORD tid)
 {
-	struct bucket *b = bucket_of(fd);
-	struct tpio_op *op, *todo = NULL;
-	unsigned int n = 0;
+	struct cancel_match m = { fd, ov, tid, 0 };
 
-	if (!atomic_load(&engine_up))
+	if (!atomic_load(&svc_up))
 		return 0;
-	pthread_mutex_lock(&b->mu);
-	for (op = b->head; op; op = op->b_next) {
-		int cs = CS_LIVE;
-
-		if (op->r.fd != fd || (ov && op->r.ov != ov) ||
-		    (tid && op->r.tid != tid))
-			continue;
-		n++;
-		if (atomic_compare_exchange_strong(&op->cstate, &cs,
-						   CS_PUSHED)) {
-			op->c_next = todo;
-			todo = op;
-		}
-	}
-	pthread_mutex_unlock(&b->mu);
-	while (todo) {
-		op = todo;
-		todo = op->c_next;
-		push(&E.cancels, op, &op->c_next);
-	}
-	if (n)
-		doorbell();
-	return n;
-}
-
-void tpio_engine_forget_pool(struct _TP_POOL *pool)
-{
-	uint32_t c, i, nchunks;
-
-	if (!atomic_load(&engine_up))
-		return;
-	pthread_mutex_lock(&E.post_mu);
-	pthread_mutex_lock(&E.free_mu);
-	nchunks = E.nchunks;
-	pthread_mutex_unlock(&E.free_mu);
-	for (c = 0; c < nchunks; c++) {
-		struct tpio_op *chunk = atomic_load(&E.chunks[c]);
-
-		for (i = 0; i < OPS_PER_CHUNK; i++) {
-			struct _TP_POOL *expect = pool;
-
-			atomic_compare_exchange_strong(&chunk[i].pool, &expect,
-						       NULL);
-		}
-	}
-	pthread_mutex_unlock(&E.post_mu);
+	for_each_live_op(cancel_one, &m);
+	return m.n;
 }
 
 ULONG tpio_io_ops_in_flight(void)
 {
-	return atomic_load(&E.in_flight);
+	return atomic_load(&O.in_flight);
 }

@@ -70,15 +70,15 @@ enum op {
 	/* not ioctls of /dev/tpio */
 	OP_OPEN, OP_CLOSE, OP_DUP, OP_SENDFD, OP_MMAP, OP_MUNMAP, OP_MPROTECT,
 	OP_MADVISE, OP_MREMAP, OP_START, OP_CONSUME, OP_SCRIBBLE, OP_FORK,
-	OP_SLEEPER, OP_KILL, OP_SIGNAL, OP_FLICKER,
+	OP_SLEEPER, OP_KILL, OP_SIGNAL, OP_POLL, OP_EPOLL, OP_FLICKER,
 	OP_COUNT
 };
 
 /* errno classes, for the allowed sets and the statistics */
 enum eclass {
 	E_OK, E_FAULT, E_INVAL, E_NOENT, E_NOSPC, E_AGAIN, E_TIMEDOUT, E_INTR,
-	E_BUSY, E_NOMEM, E_NOTTY, E_BADF, E_PERM, E_ACCES, E_MFILE, E_OTHER,
-	E_COUNT
+	E_BUSY, E_NOMEM, E_NOTTY, E_BADF, E_PERM, E_ACCES, E_MFILE, E_DQUOT,
+	E_OTHER, E_COUNT
 };
 #define M(e)		(1U << (e))
 
@@ -271,6 +271,7 @@ struct round {
 	int stale_fds[MAX_STALE_FDS];
 	int nstale;
 	int devnull;
+	int epfd;			/* an epoll instance of the round */
 	int nworkers;
 	struct worker workers[MAX_WORKERS];
 	struct kid kids[MAX_KIDS];
@@ -449,6 +450,8 @@ void op_fork(struct worker *w);
 void op_sleeper(struct worker *w);
 void op_kill(struct worker *w);
 void op_signal(struct worker *w);
+void op_poll(struct worker *w);
+void op_epoll(struct worker *w);
 void scribble_once(struct worker *w, struct port *p);
 void non_ioctl(struct worker *w, enum op op, int fd, const uint64_t a[4],
 	       int64_t ret, int err);

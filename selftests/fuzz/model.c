@@ -22,7 +22,8 @@
 /* Everything an ioctl of tpio may answer, and the wrong-file answers. */
 #define ANY_RESULT	(M(E_OK) | M(E_FAULT) | M(E_INVAL) | M(E_NOENT) | \
 			 M(E_NOSPC) | M(E_AGAIN) | M(E_TIMEDOUT) | M(E_INTR) | \
-			 M(E_BUSY) | M(E_NOMEM) | M(E_NOTTY) | M(E_BADF))
+			 M(E_BUSY) | M(E_NOMEM) | M(E_NOTTY) | M(E_BADF) | \
+			 M(E_DQUOT))
 
 /*
  * The errors Documentation/kmod.rst documents for each ioctl (success
@@ -31,9 +32,9 @@
 const uint32_t doc_errors[OP_COUNT] = {
 	[OP_VERSION] = M(E_OK) | M(E_FAULT) | M(E_INVAL),
 	[OP_SETUP] = M(E_OK) | M(E_FAULT) | M(E_INVAL) | M(E_BUSY) |
-		     M(E_NOMEM),
+		     M(E_NOMEM) | M(E_DQUOT) | M(E_INTR),
 	[OP_IO_CREATE] = M(E_OK) | M(E_FAULT) | M(E_INVAL) | M(E_NOMEM) |
-			 M(E_NOSPC),
+			 M(E_NOSPC) | M(E_DQUOT),
 	[OP_IO_CLOSE] = M(E_OK) | M(E_FAULT) | M(E_INVAL) | M(E_NOENT) |
 			M(E_AGAIN),
 	[OP_POST] = M(E_OK) | M(E_FAULT) | M(E_INVAL) | M(E_NOENT) |

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include "fuzz.h"
 
@@ -156,7 +157,8 @@ static void check_setup_out(struct worker *w,
 	uint64_t w_end = so->words + (uint64_t)in->max_objects * 8;
 	const uint32_t fields[] = { ro->magic, ro->version, ro->ring_entries,
 				    ro->ring_mask, ro->tail, ro->flags,
-				    ro->overflow };
+				    ro->overflow, ro->waiters };
+	const size_t nfields = sizeof(fields) / sizeof(fields[0]);
 	const char *bad = NULL;
 	size_t i, j;
 
@@ -172,10 +174,13 @@ static void check_setup_out(struct worker *w,
 		bad = "shared_size is not the page-rounded end of the words";
 	else if ((so->head & 3) || (so->head + 4 > so->words && so->head < w_end))
 		bad = "head overlaps the state words";
-	else if (ro->resv[0] || ro->resv[1] || ro->resv[2] || ro->resv[3] ||
-		 so->resv[0] || so->resv[1])
+	else if ((so->wake_seq & 3) || so->wake_seq + 4 > o->shared_size ||
+		 (so->wake_seq + 4 > so->words && so->wake_seq < w_end) ||
+		 (so->wake_seq + 4 > so->head && so->wake_seq < so->head + 4))
+		bad = "wake_seq overlaps head or the state words";
+	else if (ro->resv[0] || ro->resv[1] || ro->resv[2] || so->resv[0])
 		bad = "a resv offset is not 0";
-	for (i = 0; !bad && i < 7; i++) {
+	for (i = 0; !bad && i < nfields; i++) {
 		if (!ring_field_ok(fields[i], ro))
 			bad = "a ring header field lies outside the header";
 		for (j = 0; !bad && j < i; j++)
@@ -197,13 +202,16 @@ static uint32_t setup_mask(const struct call *c, int setup_before,
 {
 	uint32_t fault = acc == ACC_RO ? M(E_FAULT) : 0;
 
+	/* a SETUP waiting for a concurrent one may be interrupted */
+	uint32_t intr = c->sig1 ? M(E_INTR) : 0;
+
 	if (!setup_valid(sa))
 		return M(E_INVAL);
 	if (setup_before == SETUP_YES)
-		return M(E_BUSY);
+		return M(E_BUSY) | intr;
 	if (c->setup == SETUP_NO)	/* no other SETUP of it began */
-		return (fault ? fault : M(E_OK)) | M(E_NOMEM);
-	return M(E_OK) | M(E_BUSY) | M(E_NOMEM) | fault;
+		return (fault ? fault : M(E_OK)) | M(E_NOMEM) | M(E_DQUOT);
+	return M(E_OK) | M(E_BUSY) | M(E_NOMEM) | M(E_DQUOT) | fault | intr;
 }
 
 /* The model after a SETUP. */
@@ -362,7 +370,7 @@ void op_io_create(struct worker *w)
 			mask = M(E_INVAL);
 		else
 			mask = (acc == ACC_RO ? M(E_FAULT) : M(E_OK)) |
-			       M(E_NOSPC) | M(E_NOMEM);
+			       M(E_NOSPC) | M(E_NOMEM) | M(E_DQUOT);
 	}
 	check_result(w, &c, mask);
 	resolve_setup(w, &c);
@@ -591,6 +599,55 @@ void op_post(struct worker *w)
 /* ---- WAIT and DRAIN ---- */
 
 /*
+ * The port's wake_seq as user space sees it, or a guess. @off: its offset
+ * from the port's SETUP (0: unknown), read with the model locked.
+ */
+static uint32_t read_wake_seq(struct worker *w, const struct call *c,
+			      uint32_t off)
+{
+	uint32_t v = (uint32_t)below(w, 4);
+	struct port *p = c->port;
+	struct mapping *m;
+
+	if (!p || !off)
+		return v;
+	pthread_rwlock_rdlock(&p->map_lock);
+	if (atomic_load(&p->serial) == c->serial) {
+		m = port_map(p, 1, off + 4, PROT_READ);
+		if (m)
+			v = atomic_load((_Atomic uint32_t *)(m->addr + off));
+	}
+	pthread_rwlock_unlock(&p->map_lock);
+	return v;
+}
+
+/*
+ * WAIT's flags and seq: mostly a plain wait, often TPIO_WAIT_SEQ with the
+ * current wake_seq (it sleeps) or another value (it must not), sometimes
+ * an unknown flag or a seq without the flag.
+ */
+static void pick_wait_seq(struct worker *w, const struct call *c,
+			  uint32_t off, struct tpio_wait_args *wa)
+{
+	uint64_t x = below(w, 100);
+
+	wa->flags = 0;
+	wa->seq = 0;
+	if (x < 70)
+		return;
+	if (x < 94) {
+		wa->flags = TPIO_WAIT_SEQ;
+		wa->seq = read_wake_seq(w, c, off) + (chance(w, 70) ? 0 :
+						  (uint32_t)below(w, 3) - 1);
+		return;
+	}
+	if (x < 97)
+		wa->flags = 1U << below(w, 32);
+	else
+		wa->seq = (uint32_t)rnd(w) | 1;
+}
+
+/*
  * A timed-out wait must not return before its absolute timeout, and a
  * wait may fail with EINTR only if a signal without SA_RESTART (SIGUSR1
  * here; SIGUSR2 has SA_RESTART) came, except DRAIN with CANCEL.
@@ -615,24 +672,26 @@ void op_wait(struct worker *w)
 {
 	struct tpio_wait_args wa;
 	uint64_t a[4] = { 0 }, bound;
+	uint32_t mask, off;
+	struct port *p;
 	struct call c;
-	uint32_t mask;
 	void *arg;
 
-	pick_locked(w, &c, OP_WAIT);
+	p = pick_locked(w, &c, OP_WAIT);
+	off = p && p->sa_known ? p->sa.shared_off.wake_seq : 0;
 	model_unlock(w->r);
 	wa.timeout = pick_timeout(w, &bound);
-	wa.flags = chance(w, 97) ? 0 : 1U << below(w, 32);
-	wa.pad = chance(w, 97) ? 0 : (uint32_t)rnd(w) | 1;
+	pick_wait_seq(w, &c, off, &wa);
 	a[0] = wa.timeout;
-	a[1] = (uint64_t)wa.flags << 32 | wa.pad;
+	a[1] = (uint64_t)wa.flags << 32 | wa.seq;
 	arg = place_arg(w, &c, 0, &wa, sizeof(wa), &c.pk);
 	if (ptr_access(c.pk) == ACC_ANY && bound != UNBOUNDED)
 		bound = UNBOUNDED;	/* it may read another timeout */
 	do_ioctl(w, &c, TPIO_IOC_WAIT, arg, a, bound);
 	call_settle(w, &c);
 	if (!gate(&c, &mask) && !readable(&c, ptr_access(c.pk), &mask)) {
-		if (wa.flags || wa.pad)
+		if ((wa.flags & ~TPIO_WAIT_SEQ) ||
+		    (!(wa.flags & TPIO_WAIT_SEQ) && wa.seq))
 			mask = M(E_INVAL);
 		else
 			mask = M(E_OK) | M(E_TIMEDOUT) | M(E_INTR);
@@ -760,12 +819,20 @@ void op_wake(struct worker *w)
 	wake_call(w, &c, &wa);
 }
 
-/* The WAKE(IO) of the user-side protocol, after a transition that may
- * have drained @io while a DRAIN sleeper flagged WAITERS. */
+/*
+ * The WAKEs of the user-side protocol: WAKE(IO) after a transition that
+ * may have drained @io while a DRAIN sleeper flagged WAITERS (@io != 0),
+ * WAKE(WORKERS, 1) after a wake_seq bump that saw waiters (@io == 0).
+ */
 void wake_io(struct worker *w, struct port *p, uint32_t io)
 {
 	struct tpio_wake_args wa = { .io = io, .flags = TPIO_WAKE_IO };
 	struct call c;
+
+	if (!io) {
+		wa.flags = TPIO_WAKE_WORKERS;
+		wa.count = 1;
+	}
 
 	model_lock(w->r);
 	memset(&c, 0, sizeof(c));

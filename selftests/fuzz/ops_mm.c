@@ -19,7 +19,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -114,7 +116,8 @@ void op_open(struct worker *w)
 	err = fd < 0 ? errno : 0;
 	non_ioctl_end(w, OP_OPEN, fd, err);
 	if (fd < 0) {
-		if (err != ENOMEM && err != EMFILE && err != ENFILE)
+		if (err != ENOMEM && err != EMFILE && err != ENFILE &&
+		    err != EDQUOT)
 			violation(w, "open(/dev/tpio, %#x): %s", flags,
 				  errno_name(err));
 		return;
@@ -709,17 +712,52 @@ static _Atomic uint64_t *word_ptr(struct word_ref *ref, uint32_t slot)
 	       slot;
 }
 
-/* Start (pending++), Cancel (pending--, maybe WAKE) or a callback end. */
+/*
+ * A poster of TPIO_WAIT_SEQ: bump wake_seq (atomic, full barrier), then
+ * read the ring's waiters and WAKE(WORKERS) if any sleep.
+ */
+static void bump_wake_seq(struct worker *w, struct word_ref *ref)
+{
+	const struct tpio_ring_offsets *ro = &ref->sa.ring_off;
+	uint32_t off = ref->sa.shared_off.wake_seq, waiters = 0;
+	struct mapping *sm, *rm;
+	uint64_t a[4] = { 0 };
+
+	pthread_rwlock_rdlock(&ref->p->map_lock);
+	sm = atomic_load(&ref->p->serial) == ref->serial ?
+	     port_map(ref->p, 1, off + 4, PROT_READ | PROT_WRITE) : NULL;
+	rm = sm ? port_map(ref->p, 0, ro->waiters + 4, PROT_READ) : NULL;
+	if (sm)
+		atomic_fetch_add((_Atomic uint32_t *)(sm->addr + off), 1);
+	if (rm)
+		waiters = atomic_load((_Atomic uint32_t *)(rm->addr +
+							   ro->waiters));
+	pthread_rwlock_unlock(&ref->p->map_lock);
+	a[1] = 10;
+	a[2] = waiters;
+	non_ioctl(w, OP_START, -1, a, sm ? 0 : -1, sm ? 0 : EFAULT);
+	if (waiters)
+		wake_io(w, ref->p, 0);
+}
+
+/*
+ * Start (pending++), Cancel (pending--, maybe WAKE), a callback end, or
+ * a wake_seq bump.
+ */
 void op_start(struct worker *w)
 {
 	struct word_ref ref;
 	_Atomic uint64_t *word;
 	uint64_t a[4] = { 0 };
 	__u64 old, next = 0;
-	int what = (int)below(w, 10), wake = 0, n = 1 + (int)below(w, 3);
+	int what = (int)below(w, 12), wake = 0, n = 1 + (int)below(w, 3);
 
-	if (!word_pick(w, &ref, 1))
+	if (!word_pick(w, &ref, what < 10))
 		return;
+	if (what >= 10) {
+		bump_wake_seq(w, &ref);
+		return;
+	}
 	pthread_rwlock_rdlock(&ref.p->map_lock);
 	word = word_ptr(&ref, TPIO_IO_SLOT(ref.io));
 	if (word && what < 6) {
@@ -991,4 +1029,94 @@ void op_signal(struct worker *w)
 	a[0] = (uint64_t)t->tid;
 	a[1] = (uint64_t)sig;
 	non_ioctl(w, OP_SIGNAL, -1, a, pthread_kill(t->th, sig), 0);
+}
+
+/* ---- poll and epoll ---- */
+
+/*
+ * poll() of an fd: a port not set up reports POLLERR at once, a set-up
+ * port only POLLIN/POLLRDNORM; no poll outlasts its timeout.
+ */
+void op_poll(struct worker *w)
+{
+	static const short evs[] = { POLLIN, POLLIN | POLLRDNORM, POLLOUT,
+				     POLLPRI | POLLIN, 0 };
+	const short ok = POLLIN | POLLRDNORM;
+	uint64_t a[4] = { 0 };
+	struct pollfd pfd;
+	int ms, ret, err;
+	struct call c;
+
+	model_lock(w->r);
+	call_pick(w, &c, OP_POLL, 1);
+	model_unlock(w->r);
+	pfd.fd = c.fd;
+	pfd.events = evs[below(w, 5)];
+	pfd.revents = 0;
+	ms = chance(w, 60) ? 0 : chance(w, 90) ? 1 + (int)below(w, 5) : 50;
+	a[0] = (uint64_t)pfd.events;
+	a[1] = (uint64_t)ms;
+	trace_begin(w, OP_POLL, c.fd, 0, PK_NONE_ARG, a,
+		    now_ns() + (uint64_t)ms * MSEC);
+	ret = poll(&pfd, 1, ms);
+	err = ret < 0 ? errno : 0;
+	w->ts->ring[(w->ts->seq - 1) % TRACE_LEN].a[2] = (uint16_t)pfd.revents;
+	non_ioctl_end(w, OP_POLL, ret, err);
+	c.ret = ret;
+	call_settle(w, &c);
+	if (ret < 0 && err != EINTR && err != ENOMEM)
+		violation(w, "poll of fd %d: %s", c.fd, errno_name(err));
+	if (ret >= 0 && call_port_valid(w, &c) && c.setup == SETUP_NO &&
+	    !(pfd.revents & POLLERR))
+		violation(w, "poll of a port not set up: revents %#x, not "
+			  "POLLERR", pfd.revents);
+	if (ret > 0 && call_port_valid(w, &c) && c.setup == SETUP_YES &&
+	    (pfd.revents & ~ok))
+		violation(w, "poll of a port set up: revents %#x", pfd.revents);
+	model_unlock(w->r);
+}
+
+/*
+ * The round's epoll instance: port fds added, changed and removed, and
+ * waited on, while the ports come and go. What epoll answers is the
+ * VFS's; the watchdog sees that epoll_wait keeps its timeout.
+ */
+void op_epoll(struct worker *w)
+{
+	static const uint32_t evs[] = { EPOLLIN, EPOLLIN | EPOLLET,
+					EPOLLIN | EPOLLONESHOT,
+					EPOLLIN | EPOLLEXCLUSIVE,
+					EPOLLIN | EPOLLOUT | EPOLLRDHUP };
+	struct epoll_event ev = { 0 }, out[8];
+	uint64_t a[4] = { 0 };
+	int what = (int)below(w, 4), ms, ret, fd;
+	struct call c;
+
+	if (w->r->epfd < 0)
+		return;
+	model_lock(w->r);
+	call_pick(w, &c, OP_EPOLL, 1);
+	model_unlock(w->r);
+	fd = c.fd;
+	ev.events = evs[below(w, 5)];
+	ev.data.u64 = (uint64_t)fd;
+	a[0] = (uint64_t)what;
+	a[1] = ev.events;
+	if (what < 3) {
+		static const int ops[] = { EPOLL_CTL_ADD, EPOLL_CTL_MOD,
+					   EPOLL_CTL_DEL };
+
+		non_ioctl_begin(w, OP_EPOLL, fd, a);
+		ret = epoll_ctl(w->r->epfd, ops[what], fd, &ev);
+		non_ioctl_end(w, OP_EPOLL, ret, ret ? errno : 0);
+		return;
+	}
+	ms = chance(w, 70) ? 0 : 1 + (int)below(w, 5);
+	a[2] = (uint64_t)ms;
+	trace_begin(w, OP_EPOLL, w->r->epfd, 0, PK_NONE_ARG, a,
+		    now_ns() + (uint64_t)ms * MSEC);
+	ret = epoll_wait(w->r->epfd, out, 1 + (int)below(w, 8), ms);
+	non_ioctl_end(w, OP_EPOLL, ret, ret < 0 ? errno : 0);
+	if (ret < 0 && errno != EINTR)
+		violation(w, "epoll_wait: %s", errno_name(errno));
 }

@@ -30,6 +30,7 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_CONSUME] = "consume",	[OP_SCRIBBLE] = "scribble",
 	[OP_FORK] = "fork",		[OP_SLEEPER] = "sleeper",
 	[OP_KILL] = "kill-child",	[OP_SIGNAL] = "signal",
+	[OP_POLL] = "poll",		[OP_EPOLL] = "epoll",
 	[OP_FLICKER] = "flicker",
 };
 
@@ -40,7 +41,7 @@ static const char *const op_fields[OP_COUNT][4] = {
 	[OP_IO_CREATE] = { "cookie", "flags", "resv", "io" },
 	[OP_IO_CLOSE] = { "io", "hkind" },
 	[OP_POST] = { "count", "flags", "io0", "done" },
-	[OP_WAIT] = { "timeout", "flags|pad" },
+	[OP_WAIT] = { "timeout", "flags|seq" },
 	[OP_DRAIN] = { "io", "flags", "timeout" },
 	[OP_WAKE] = { "io", "flags", "count", "pad" },
 	[OP_IO_QUERY] = { "io", "resv", "hkind", "cookie" },
@@ -60,6 +61,8 @@ static const char *const op_fields[OP_COUNT][4] = {
 	[OP_SLEEPER] = { "seed" },
 	[OP_KILL] = { "pid", "sig" },
 	[OP_SIGNAL] = { "tid", "sig" },
+	[OP_POLL] = { "events", "timeout", "revents" },
+	[OP_EPOLL] = { "what", "events", "n" },
 };
 
 static const char *const pk_names[PK_COUNT] = {
@@ -88,13 +91,13 @@ static const struct {
 	{ ENOMEM, E_NOMEM, "ENOMEM" },	{ ENOTTY, E_NOTTY, "ENOTTY" },
 	{ EBADF, E_BADF, "EBADF" },	{ EPERM, E_PERM, "EPERM" },
 	{ EACCES, E_ACCES, "EACCES" },	{ EMFILE, E_MFILE, "EMFILE" },
-	{ ENFILE, E_MFILE, "ENFILE" },
+	{ ENFILE, E_MFILE, "ENFILE" },	{ EDQUOT, E_DQUOT, "EDQUOT" },
 };
 
 static const char *const class_names[E_COUNT] = {
 	"ok", "EFAULT", "EINVAL", "ENOENT", "ENOSPC", "EAGAIN", "ETIMEDOUT",
 	"EINTR", "EBUSY", "ENOMEM", "ENOTTY", "EBADF", "EPERM", "EACCES",
-	"EMFILE", "other",
+	"EMFILE", "EDQUOT", "other",
 };
 
 enum eclass errno_class(int err)

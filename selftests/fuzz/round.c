@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@ const op_fn op_table[OP_COUNT] = {
 	[OP_CONSUME] = op_consume,	[OP_SCRIBBLE] = op_scribble,
 	[OP_FORK] = op_fork,		[OP_SLEEPER] = op_sleeper,
 	[OP_KILL] = op_kill,		[OP_SIGNAL] = op_signal,
+	[OP_POLL] = op_poll,		[OP_EPOLL] = op_epoll,
 };
 
 /* How often each operation is chosen, before a round's swarm factors. */
@@ -60,7 +62,8 @@ static const uint32_t base_weight[OP_COUNT] = {
 	[OP_MUNMAP] = 2,	[OP_MPROTECT] = 1,	[OP_MADVISE] = 1,
 	[OP_MREMAP] = 1,	[OP_START] = 8,		[OP_CONSUME] = 6,
 	[OP_SCRIBBLE] = 2,	[OP_FORK] = 1,		[OP_SLEEPER] = 1,
-	[OP_KILL] = 1,		[OP_SIGNAL] = 1,
+	[OP_KILL] = 1,		[OP_SIGNAL] = 1,		[OP_POLL] = 2,
+	[OP_EPOLL] = 2,
 };
 
 /* ---- signals ---- */
@@ -139,8 +142,9 @@ static void swarm_weights(uint64_t *s, uint32_t *weights)
 	for (op = 0; op < OP_COUNT; op++) {
 		uint32_t f = factor[rng_next(s) % 8];
 
-		if (!f && op <= OP_IO_QUERY)
-			f = 1;	/* the ioctls are always there */
+		/* the ioctls are always there, and ports to replace closed ones */
+		if (!f && (op <= OP_IO_QUERY || op == OP_OPEN))
+			f = 1;
 		weights[op] = base_weight[op] * f;
 	}
 }
@@ -537,6 +541,9 @@ static void bootstrap_port(struct worker *w, struct port *p)
 	non_ioctl_begin(w, OP_SETUP, p->fds[0], a);
 	ret = ioctl(p->fds[0], TPIO_IOC_SETUP, &sa);
 	non_ioctl_end(w, OP_SETUP, ret, ret ? errno : 0);
+	/* the user's memory budget may be spent (uid 65534, children) */
+	if (ret && (errno == EDQUOT || errno == ENOMEM))
+		return;
 	if (ret)
 		violation(w, "SETUP(%u, %u) of a fresh port: %s",
 			  sa.ring_entries, sa.max_objects, errno_name(errno));
@@ -568,6 +575,8 @@ static void bootstrap(struct worker *w)
 		non_ioctl_begin(w, OP_OPEN, -1, a);
 		fd = open("/dev/tpio", O_RDWR | O_CLOEXEC);
 		non_ioctl_end(w, OP_OPEN, fd, fd < 0 ? errno : 0);
+		if (fd < 0 && (errno == EDQUOT || errno == ENOMEM))
+			break;
 		if (fd < 0)
 			violation(w, "open(/dev/tpio) as uid %d: %s", getuid(),
 				  errno_name(errno));
@@ -718,6 +727,7 @@ int round_main(uint32_t id, uint64_t seed, const struct profile *prof)
 	for (i = 0; i < MAX_PORTS; i++)
 		pthread_rwlock_init(&r.ports[i].map_lock, NULL);
 	r.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	r.epfd = epoll_create1(EPOLL_CLOEXEC);
 
 	cw.r = &r;
 	cw.idx = CONTROLLER;

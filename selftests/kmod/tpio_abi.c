@@ -7,7 +7,8 @@
 #define _GNU_SOURCE
 #include "tpio_test.h"
 
-#define ALL_FEATURES (TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | TPIO_FEAT_XPROC_POST)
+#define ALL_FEATURES (TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | TPIO_FEAT_XPROC_POST | \
+		      TPIO_FEAT_WAIT_SEQ | TPIO_FEAT_POLL)
 
 TEST(version)
 {
@@ -225,14 +226,13 @@ TEST(setup_outputs)
 		EXPECT_GT(sa.ring_size, sa.ring_off.overflow);
 		EXPECT_GT(sa.ring_size, sa.ring_off.ring_mask);
 		EXPECT_EQ(0, sa.ring_off.resv[0]);
-		EXPECT_EQ(0, sa.ring_off.resv[3]);
+		EXPECT_EQ(0, sa.ring_off.resv[2]);
 		EXPECT_EQ(0, sa.shared_off.words % 8);
 		EXPECT_EQ(0, sa.shared_off.head % 4);
 		EXPECT_LE((__u64)sa.shared_off.words + 8ULL * cases[i].objects,
 			  sa.shared_size);
 		EXPECT_GT(sa.shared_size, sa.shared_off.head);
 		EXPECT_EQ(0, sa.shared_off.resv[0]);
-		EXPECT_EQ(0, sa.shared_off.resv[1]);
 		/* head and words must not overlap */
 		EXPECT_TRUE(sa.shared_off.head + 4 <= sa.shared_off.words ||
 			    sa.shared_off.head >= sa.shared_off.words +
@@ -564,11 +564,11 @@ TEST(wait_wake_drain_validation)
 	ASSERT_EQ(0, io_create(p.fd, 5, &io));
 
 	memset(&wa, 0, sizeof(wa));
-	wa.flags = 1;
+	wa.flags = 2;
 	EXPECT_EQ(-1, ioctl(p.fd, TPIO_IOC_WAIT, &wa));
 	EXPECT_EQ(EINVAL, errno);
 	wa.flags = 0;
-	wa.pad = 1;
+	wa.seq = 1;
 	EXPECT_EQ(-1, ioctl(p.fd, TPIO_IOC_WAIT, &wa));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, ioctl(p.fd, TPIO_IOC_WAIT, (void *)8));

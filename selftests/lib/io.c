@@ -132,6 +132,40 @@ static int engine_warm(int rfd, int wfd)
 	return GetOverlappedResult(NULL, &ov, NULL, TRUE) && b == 'w';
 }
 
+static VOID CALLBACK warm_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx, PVOID ov,
+			     ULONG result, ULONG_PTR bytes, PTP_IO io)
+{
+	(void)inst; (void)ctx; (void)ov; (void)result; (void)bytes; (void)io;
+}
+
+/*
+ * The I/O engine of the pool of @env exists once an object of the pool
+ * did I/O: its ring and doorbell are two fds for the pool's life. Tests
+ * that count fds start after it exists.
+ */
+static int pool_engine_warm(PTP_CALLBACK_ENVIRON env)
+{
+	OVERLAPPED ov = { 0 };
+	int p[2], ok = 0;
+	PTP_IO io;
+	char b = 0;
+
+	if (pipe2(p, O_CLOEXEC))
+		return 0;
+	io = CreateThreadpoolIo(tpio_handle_from_fd(p[0]), warm_cb, NULL, env);
+	if (io) {
+		StartThreadpoolIo(io);
+		if (!ReadFile(tpio_handle_from_fd(p[0]), &b, 1, NULL, &ov) &&
+		    GetLastError() == ERROR_IO_PENDING && write(p[1], "w", 1) == 1)
+			ok = GetOverlappedResult(NULL, &ov, NULL, TRUE) && b == 'w';
+		WaitForThreadpoolIoCallbacks(io, FALSE);
+		CloseThreadpoolIo(io);
+	}
+	close(p[0]);
+	close(p[1]);
+	return ok;
+}
+
 static const char *tmp_dir(void)
 {
 	const char *d = getenv("TMPDIR");

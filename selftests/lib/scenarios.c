@@ -114,5 +114,6 @@ static void release_worker(struct busy_worker *b)
 #include "t_group.c"
 #include "t_order.c"
 #include "t_stress.c"
+#include "t_nt.c"
 
 TEST_HARNESS_MAIN

@@ -504,3 +504,58 @@ TEST_F(tp, last_error_is_thread_local)
 	EXPECT_EQ(ERROR_INVALID_HANDLE, seen[1]);
 	EXPECT_EQ(1234U, GetLastError());
 }
+
+/* How many objects a new pool takes with TPIO_MAX_OBJECTS=@objects. */
+static int objects_of_a_pool(struct __test_metadata *_metadata,
+			     const char *objects)
+{
+	TP_CALLBACK_ENVIRON env;
+	static struct probe p;
+	PTP_IO ios[64];
+	int fds[64];
+	PTP_POOL pool;
+	int n, i;
+
+	setenv("TPIO_MAX_OBJECTS", objects, 1);
+	pool = CreateThreadpool(NULL);
+	EXPECT_NE(NULL, pool);
+	if (!pool)
+		return -1;
+	InitializeThreadpoolEnvironment(&env);
+	SetThreadpoolCallbackPool(&env, pool);
+	probe_init(&p, NULL);
+	for (n = 0; n < 64; n++) {
+		fds[n] = dup(0);
+		if (fds[n] < 0)
+			break;
+		ios[n] = CreateThreadpoolIo(tpio_handle_from_fd(fds[n]), probe_cb,
+					    &p, &env);
+		if (!ios[n]) {
+			EXPECT_EQ(ERROR_NOT_ENOUGH_MEMORY, GetLastError());
+			close(fds[n]);
+			break;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		CloseThreadpoolIo(ios[i]);
+		close(fds[i]);
+	}
+	CloseThreadpool(pool);
+	return n;
+}
+
+/*
+ * [T] TPIO_MAX_OBJECTS (and TPIO_RING_ENTRIES) size one pool and are read
+ * again for each new pool: a process can make a larger pool after a
+ * smaller one.
+ */
+TEST(pool_sizes_are_read_per_pool)
+{
+	int small = objects_of_a_pool(_metadata, "4");
+	int large = objects_of_a_pool(_metadata, "16");
+
+	EXPECT_LE(1, small);
+	EXPECT_GE(4, small);
+	EXPECT_LT(small + 8, large);
+	EXPECT_GE(16, large);
+}

@@ -823,6 +823,7 @@ TEST_F_TIMEOUT(tio, many_pipes_chained_reads, 60)
 	int pf[NP][2], i, k, fds0;
 
 	ASSERT_TRUE(engine_warm(self->pfd[0], self->pfd[1]));
+	ASSERT_TRUE(pool_engine_warm(&self->env));
 	fds0 = fd_count();
 
 	for (i = 0; i < NP; i++) {

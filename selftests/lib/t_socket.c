@@ -385,6 +385,7 @@ TEST_F_TIMEOUT(tio, echo_server_connections_no_leak, 300)
 	memset(&cl, 0, sizeof(cl));
 	pthread_mutex_init(&srv.mu, NULL);
 	ASSERT_TRUE(engine_warm(self->pfd[0], self->pfd[1]));
+	ASSERT_TRUE(pool_engine_warm(&self->env));
 	fds0 = fd_count();
 	objs0 = tpio_io_count();
 	srv.ls = listener(&cl.addr);

@@ -35,9 +35,11 @@
 #define TPIO_OFF_SHARED		0x10000000ULL
 
 /* feature bits (TPIO_IOC_VERSION, TPIO_IOC_SETUP) */
-#define TPIO_FEAT_RING		(1U << 0)	/* mmap'd completion ring */
-#define TPIO_FEAT_OVERFLOW	(1U << 1)	/* kernel overflow list */
-#define TPIO_FEAT_XPROC_POST	(1U << 2)	/* POST from any fd holder */
+#define TPIO_FEAT_RING		0x1U	/* mmap'd completion ring */
+#define TPIO_FEAT_OVERFLOW	0x2U	/* kernel overflow list */
+#define TPIO_FEAT_XPROC_POST	0x4U	/* POST from any fd holder */
+#define TPIO_FEAT_WAIT_SEQ	0x8U	/* waiters, wake_seq, TPIO_WAIT_SEQ */
+#define TPIO_FEAT_POLL		0x10U	/* poll(): POLLIN while entries wait */
 
 /*
  * The state word: one __u64 per object slot in the shared region, updated
@@ -85,7 +87,7 @@ struct tpio_cqe {
 };
 
 /* ring header flags */
-#define TPIO_RING_F_OVERFLOW	(1U << 0)	/* entries wait in the overflow list */
+#define TPIO_RING_F_OVERFLOW	0x1U	/* entries wait in the overflow list */
 
 /* offsets within the TPIO_OFF_RING mapping */
 struct tpio_ring_offsets {
@@ -97,14 +99,16 @@ struct tpio_ring_offsets {
 	__u32 flags;		/* __u32: TPIO_RING_F_* */
 	__u32 overflow;		/* __u32: entries in the overflow list */
 	__u32 cqes;		/* struct tpio_cqe[ring_entries] */
-	__u32 resv[4];
+	__u32 waiters;		/* __u32: TPIO_IOC_WAIT sleepers (WAIT_SEQ) */
+	__u32 resv[3];
 };
 
 /* offsets within the TPIO_OFF_SHARED mapping */
 struct tpio_shared_offsets {
 	__u32 head;		/* __u32: consumer index, user-written */
 	__u32 words;		/* __u64[max_objects]: state words */
-	__u32 resv[2];
+	__u32 wake_seq;		/* __u32: bumped by posters (WAIT_SEQ) */
+	__u32 resv[1];
 };
 
 struct tpio_version_args {
@@ -148,7 +152,7 @@ struct tpio_completion {
 	__u32 pad;		/* in: must be zero */
 };
 
-#define TPIO_POST_RESULTS	(1U << 0)	/* write tpio_completion.result */
+#define TPIO_POST_RESULTS	0x1U	/* write tpio_completion.result */
 
 struct tpio_post_args {
 	__u64 completions;	/* in: struct tpio_completion[count] */
@@ -158,15 +162,17 @@ struct tpio_post_args {
 	__u32 pad;		/* in: must be zero */
 };
 
+#define TPIO_WAIT_SEQ		0x1U	/* sleep only while wake_seq == seq */
+
 struct tpio_wait_args {
 	__u64 timeout;		/* in: absolute CLOCK_MONOTONIC ns */
-	__u32 flags;		/* in: must be zero */
-	__u32 pad;		/* in: must be zero */
+	__u32 flags;		/* in: TPIO_WAIT_* */
+	__u32 seq;		/* in: with TPIO_WAIT_SEQ, else zero */
 };
 
-#define TPIO_DRAIN_CANCEL	(1U << 0)	/* first drop queued, skip pending */
-#define TPIO_DRAIN_GROUP	(1U << 1)	/* wait for running, not assoc */
-#define TPIO_DRAIN_SELF		(1U << 2)	/* the caller is one of its callbacks */
+#define TPIO_DRAIN_CANCEL	0x1U	/* first drop queued, skip pending */
+#define TPIO_DRAIN_GROUP	0x2U	/* wait for running, not assoc */
+#define TPIO_DRAIN_SELF		0x4U	/* the caller is one of its callbacks */
 
 struct tpio_drain_args {
 	__u64 timeout;		/* in: absolute CLOCK_MONOTONIC ns */
@@ -174,8 +180,8 @@ struct tpio_drain_args {
 	__u32 flags;		/* in: TPIO_DRAIN_* */
 };
 
-#define TPIO_WAKE_IO		(1U << 0)	/* wake TPIO_IOC_DRAIN sleepers of io */
-#define TPIO_WAKE_WORKERS	(1U << 1)	/* wake up to count TPIO_IOC_WAIT sleepers */
+#define TPIO_WAKE_IO		0x1U	/* wake TPIO_IOC_DRAIN sleepers of io */
+#define TPIO_WAKE_WORKERS	0x2U	/* wake up to count TPIO_IOC_WAIT sleepers */
 
 struct tpio_wake_args {
 	__u32 io;		/* in: with TPIO_WAKE_IO */
@@ -184,7 +190,7 @@ struct tpio_wake_args {
 	__u32 pad;		/* in: must be zero */
 };
 
-#define TPIO_IO_F_CLOSED	(1U << 0)	/* closed, waits for skipped completions */
+#define TPIO_IO_F_CLOSED	0x1U	/* closed, waits for skipped completions */
 
 struct tpio_io_query_args {
 	__u32 io;		/* in: object handle */

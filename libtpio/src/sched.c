@@ -1,20 +1,29 @@
 // SPDX-License-Identifier: MIT
 /*
- * The ring consumer and the scheduler of a pool, shared by both transports.
+ * The shared scheduler of a pool, and the consumer of its port's ring.
  *
- * Consumers (any number of threads): h = load_acquire(head); t =
+ * Entries come from the fast path of post.c (pushed directly) and from the
+ * port's ring (the slow path, and posts from other processes). They wait
+ * in per-object FIFO queues, kept on one round-robin list per priority.
+ * All of it is protected by pool->mu (callers hold it); sched_count is
+ * also read without the lock, as a hint.
+ *
+ * Ring consumers (any number of threads): h = load_acquire(head); t =
  * load_acquire(tail) (pairs with the producer's store-release of tail);
  * copy the entries; compare-and-swap head from h to h + n. The copies are
  * valid because the producer rewrites a slot only after head has passed it.
- *
- * Entries then wait in per-object FIFO queues, kept on one round-robin
- * list per priority. All of it is protected by pool->mu (callers hold it).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
 #define PULL_BATCH	64
+
+struct tpio_entry *tpio_entry_new(void)
+{
+	return malloc(sizeof(struct tpio_entry));
+}
 
 static struct tpio_entry *entry_get(struct _TP_POOL *pool)
 {
@@ -24,7 +33,7 @@ static struct tpio_entry *entry_get(struct _TP_POOL *pool)
 		pool->free_entries = e->next;
 		return e;
 	}
-	return malloc(sizeof(*e));
+	return tpio_entry_new();
 }
 
 static void entry_put(struct _TP_POOL *pool, struct tpio_entry *e)
@@ -47,25 +56,12 @@ static void rr_append(struct _TP_POOL *pool, uint32_t slot)
 	rr->tail = (int32_t)slot;
 }
 
-/* A kick entry: account it as a callback that starts and ends at once. */
-static void consume_kick(struct _TP_POOL *pool, const struct tpio_cqe *c)
-{
-	__u64 *word = &pool->port.r.words[c->slot];
-	__u64 w = tpio_word_load(word), next;
-
-	do {
-		if (!tpio_w_begin(w, c->epoch, &next))
-			goto out;
-	} while (!__atomic_compare_exchange_n(word, &w, next, 0,
-					      __ATOMIC_SEQ_CST,
-					      __ATOMIC_SEQ_CST));
-	__atomic_sub_fetch(word, tpio_w_end_delta(1), __ATOMIC_SEQ_CST);
-out:
-	if (pool->kicks_pending)
-		pool->kicks_pending--;
-}
-
-static void sched_add(struct _TP_POOL *pool, const struct tpio_cqe *c)
+/*
+ * Queue @c on its object, at the back (or the front with @front). 0, or
+ * -ENOMEM: then the entry is lost and its object's queued count with it,
+ * which only a new epoch (a cancel) repairs; warned.
+ */
+int tpio_sched_add(struct _TP_POOL *pool, const struct tpio_cqe *c, int front)
 {
 	struct tpio_slot_q *q;
 	struct tpio_entry *e;
@@ -73,30 +69,59 @@ static void sched_add(struct _TP_POOL *pool, const struct tpio_cqe *c)
 	if (c->slot >= pool->port.r.max_objects) {
 		tpio_warn("ring entry for slot %u beyond %u objects, dropped",
 			  c->slot, pool->port.r.max_objects);
-		return;
-	}
-	if (c->slot == pool->kick_slot) {
-		consume_kick(pool, c);
-		return;
+		return -EINVAL;
 	}
 	e = entry_get(pool);
 	if (!e) {
-		/* cannot queue it: run nothing, but keep the counts exact */
 		tpio_warn("out of memory: completion for slot %u dropped", c->slot);
-		return;
+		return -ENOMEM;
 	}
 	e->cqe = *c;
-	e->next = NULL;
 	q = &pool->slots[c->slot];
-	if (q->tail)
-		q->tail->next = e;
-	else
+	if (front && q->head) {
+		e->next = q->head;
 		q->head = e;
-	q->tail = e;
+	} else {
+		e->next = NULL;
+		if (q->tail)
+			q->tail->next = e;
+		else
+			q->head = e;
+		q->tail = e;
+	}
 	if (!q->listed)
 		rr_append(pool, c->slot);
-	__atomic_store_n(&pool->sched_count, pool->sched_count + 1,
-			 __ATOMIC_RELAXED);
+	atomic_fetch_add(&pool->sched_count, 1);
+	return 0;
+}
+
+/* Every entry and the free list, at the pool's end. */
+void tpio_sched_free(struct _TP_POOL *pool)
+{
+	struct tpio_entry *e;
+	uint32_t i;
+
+	for (i = 0; i < pool->port.r.max_objects; i++) {
+		while ((e = pool->slots[i].head)) {
+			pool->slots[i].head = e->next;
+			free(e);
+		}
+	}
+	while ((e = pool->free_entries)) {
+		pool->free_entries = e->next;
+		free(e);
+	}
+}
+
+/* Entries wait in the port's ring (a hint: no lock). */
+int tpio_ring_nonempty(struct _TP_POOL *pool)
+{
+	struct tpio_ring_view *r = &pool->port.r;
+
+	return __atomic_load_n(r->head, __ATOMIC_ACQUIRE) !=
+	       __atomic_load_n(r->tail, __ATOMIC_ACQUIRE) ||
+	       (__atomic_load_n(r->flags, __ATOMIC_ACQUIRE) &
+		TPIO_RING_F_OVERFLOW);
 }
 
 /* Move every ring entry into the scheduler; flush the overflow list. */
@@ -115,7 +140,7 @@ void tpio_pull_ring(struct _TP_POOL *pool)
 			      TPIO_RING_F_OVERFLOW))
 				return;
 			/* timeout 0: moves the overflow list into the ring */
-			pool->port.t->worker_wait(&pool->port, 0);
+			pool->port.t->worker_wait(&pool->port, 0, 0);
 			if (__atomic_load_n(r->tail, __ATOMIC_ACQUIRE) == h)
 				return;
 			continue;
@@ -136,7 +161,7 @@ void tpio_pull_ring(struct _TP_POOL *pool)
 						 __ATOMIC_ACQUIRE))
 			continue;
 		for (i = 0; i < n; i++)
-			sched_add(pool, &batch[i]);
+			tpio_sched_add(pool, &batch[i], 0);
 	}
 }
 
@@ -165,8 +190,7 @@ int tpio_pick(struct _TP_POOL *pool, struct tpio_cqe *out)
 				q->tail = NULL;
 			else
 				rr_append(pool, slot);
-			__atomic_store_n(&pool->sched_count,
-					 pool->sched_count - 1, __ATOMIC_RELAXED);
+			atomic_fetch_sub(&pool->sched_count, 1);
 			*out = e->cqe;
 			entry_put(pool, e);
 

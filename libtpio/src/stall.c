@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The stall detector (Documentation/libtpio.rst, "Concurrency and
+ * stalls"). NT's rule leaves work waiting while the concurrency value's
+ * worth of callbacks run, and a worker keeps the completion it posted for
+ * itself: if such a callback then blocks, that work would wait for it.
+ * Until the kernel can tell a blocked callback from a running one, the
+ * service thread looks every TPIO_STALL_US (1 ms) at the pools that asked
+ * it to (tpio_pool_watch): a pool where work waits and no callback began
+ * since the last look gets its local queues emptied into the shared
+ * scheduler, its engine reaped if nobody leads it, and one more worker
+ * woken (or started, within the pool's maximum), whatever the concurrency
+ * value says. So such work waits at most about two ticks.
+ *
+ * The service ticks only while a pool is watched: from a worker's call
+ * to tpio_pool_watch until a tick finds the pool quiet (no work waiting,
+ * and the engine led or idle); it stops ticking after TICKS_QUIET quiet
+ * ticks in a row, so that a busy pool does not have to wake it again
+ * and again.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+static pthread_mutex_t mon_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct _TP_POOL *mon_pools;	/* mon_mu */
+
+void tpio_stall_register(struct _TP_POOL *pool)
+{
+	pthread_mutex_lock(&mon_mu);
+	pool->mon_next = mon_pools;
+	mon_pools = pool;
+	pthread_mutex_unlock(&mon_mu);
+}
+
+/* After this the detector never touches @pool again. */
+void tpio_stall_unregister(struct _TP_POOL *pool)
+{
+	struct _TP_POOL **pp;
+
+	pthread_mutex_lock(&mon_mu);
+	for (pp = &mon_pools; *pp; pp = &(*pp)->mon_next) {
+		if (*pp == pool) {
+			*pp = pool->mon_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&mon_mu);
+}
+
+void tpio_pool_watch(struct _TP_POOL *pool)
+{
+	if (!atomic_load_explicit(&pool->watch, memory_order_relaxed))
+		atomic_store(&pool->watch, 1);
+	tpio_service_tick_on();
+}
+
+/*
+ * The local queues of @pool's workers go to the shared scheduler, each in
+ * order, each entry followed by its object's parked entries.
+ */
+static uint32_t steal_local(struct _TP_POOL *pool)
+{
+	struct { struct _TP_IO *io; uint32_t inc; } moved[64];
+	struct tpio_worker *w;
+	struct tpio_local l;
+	uint32_t n = 0, i;
+
+	pthread_mutex_lock(&pool->mu);
+	for (w = pool->workers; w; w = w->next) {
+		while (n < 64 && tpio_local_take(w, &l)) {
+			tpio_sched_add(pool, &l.cqe, 0);
+			moved[n].io = (struct _TP_IO *)(uintptr_t)l.cqe.cookie;
+			moved[n].inc = l.inc;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&pool->mu);
+	for (i = 0; i < n; i++)
+		tpio_io_unpark(moved[i].io, moved[i].inc, pool);
+	return n;
+}
+
+static int local_nonempty(struct _TP_POOL *pool)
+{
+	struct tpio_worker *w;
+	int any = 0;
+
+	pthread_mutex_lock(&pool->mu);
+	for (w = pool->workers; w && !any; w = w->next)
+		any = tpio_local_nonempty(w);
+	pthread_mutex_unlock(&pool->mu);
+	return any;
+}
+
+/*
+ * The service leads an engine nobody leads: it submits what waits in the
+ * SQ (it never exits, so it may own the requests) and reaps; completions
+ * go to the shared scheduler (the service runs no callback).
+ */
+static void reap_unled(struct _TP_POOL *pool)
+{
+	struct tpio_engine *e = atomic_load(&pool->eng);
+	struct tpio_batch *b;
+
+	if (!e || atomic_load(&pool->leader) || atomic_exchange(&pool->leader, 1))
+		return;
+	b = malloc(sizeof(*b));
+	if (b) {
+		memset(b, 0, offsetof(struct tpio_batch, slow));
+		b->pool = pool;
+		tpio_engine_submit_now(e);
+		while (tpio_engine_reap(e, b))
+			;
+	}
+	atomic_store(&pool->leader, 0);
+	if (b) {
+		tpio_complete_flush(b);
+		free(b);
+	}
+}
+
+/* One pool, one tick: 1 while it should stay watched. */
+static int check_pool(struct _TP_POOL *pool, uint32_t starved)
+{
+	struct tpio_engine *e = atomic_load(&pool->eng);
+	uint32_t cb = atomic_load(&pool->cb_begun);
+	int unled = e && !atomic_load(&pool->leader) &&
+		    (tpio_engine_cq_ready(e) || tpio_engine_unsubmitted(e));
+	int waiting = unled || atomic_load(&pool->sched_count) ||
+		      tpio_ring_nonempty(pool) || local_nonempty(pool);
+
+	if (unled && starved)
+		reap_unled(pool);	/* ops to free: no need to wait */
+	if (!waiting) {
+		pool->mon_cb = cb;
+		/* a completion may come while nobody waits for it */
+		return e && !atomic_load(&pool->leader) && tpio_engine_busy(e);
+	}
+	if (cb != pool->mon_cb) {
+		pool->mon_cb = cb;	/* callbacks begin: not stuck */
+		return 1;
+	}
+	/* nothing began for a whole tick while work waited */
+	steal_local(pool);
+	if (unled)
+		reap_unled(pool);
+	/* one more worker may run, whatever the concurrency value says */
+	atomic_fetch_add(&pool->grants, 1);
+	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
+	if (!tpio_pool_wake_one(pool))
+		tpio_spawn(pool);
+	pool->mon_cb = cb;
+	return 1;
+}
+
+/* The service's tick; 1 while some pool should stay watched. */
+int tpio_stall_tick(uint32_t starved)
+{
+	struct _TP_POOL *pool;
+	int any = 0;
+
+	pthread_mutex_lock(&mon_mu);
+	for (pool = mon_pools; pool; pool = pool->mon_next) {
+		if (!atomic_load(&pool->watch) && !starved)
+			continue;
+		if (check_pool(pool, starved))
+			any = 1;
+		else
+			atomic_store(&pool->watch, 0);
+	}
+	pthread_mutex_unlock(&mon_mu);
+	return any || starved;
+}

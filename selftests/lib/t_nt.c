@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+/*
+ * NT's rule and its safety net (Documentation/libtpio.rst, "Workers" and
+ * "Concurrency and stalls"), with the concurrency value set to 1
+ * (TPIO_CONCURRENCY, read when the pool's first object is made in this
+ * test's process):
+ *   - callbacks that never block run one at a time, however many workers
+ *     the pool has;
+ *   - a completion a callback posts to itself waits for that callback to
+ *     return, but if the callback blocks, the stall detector lets another
+ *     worker run it within a bounded delay;
+ *   - an object's completions that pass through a mailbox still start in
+ *     arrival order.
+ */
+
+/* The bound this suite holds the detector to: 2 ticks of 1 ms, plus slack. */
+#define STALL_BOUND_MS	100
+
+FIXTURE(nt) {
+	PTP_POOL pool;
+	TP_CALLBACK_ENVIRON env;
+};
+
+FIXTURE_SETUP(nt)
+{
+	self->pool = NULL;
+}
+
+/*
+ * The pool of a test, with the settings read when the library first
+ * needs them (this test's process): concurrency 1, and a stall
+ * detector's tick of @stall_us.
+ */
+static void nt_start(struct __test_metadata *_metadata,
+		     FIXTURE_DATA(nt) *self, const char *stall_us)
+{
+	setenv("TPIO_CONCURRENCY", "1", 1);
+	setenv("TPIO_STALL_US", stall_us, 1);
+	self->pool = CreateThreadpool(NULL);
+	ASSERT_NE(NULL, self->pool);
+	ASSERT_EQ(TRUE, SetThreadpoolThreadMinimum(self->pool, 4));
+	InitializeThreadpoolEnvironment(&self->env);
+	SetThreadpoolCallbackPool(&self->env, self->pool);
+}
+
+FIXTURE_TEARDOWN(nt)
+{
+	if (!self->pool)
+		return;
+	EXPECT_TRUE(wait_io_count(0, RELEASED_MS));
+	DestroyThreadpoolEnvironment(&self->env);
+	CloseThreadpool(self->pool);
+}
+
+/* An object on a fresh pipe; the pipe's fds go in @fds. */
+static PTP_IO nt_object(PTP_CALLBACK_ENVIRON env, PTP_WIN32_IO_CALLBACK cb,
+			void *ctx, int fds[2])
+{
+	if (pipe(fds))
+		return NULL;
+	return CreateThreadpoolIo(tpio_handle_from_fd(fds[0]), cb, ctx, env);
+}
+
+static void nt_close(PTP_IO io, int fds[2])
+{
+	WaitForThreadpoolIoCallbacks(io, FALSE);
+	CloseThreadpoolIo(io);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- one at a time ---- */
+
+static atomic_int nt_running, nt_max, nt_done;
+
+static VOID CALLBACK busy_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx, PVOID ov,
+			     ULONG res, ULONG_PTR bytes, PTP_IO io)
+{
+	int now = atomic_fetch_add(&nt_running, 1) + 1, m;
+	int64_t end = now_us() + 200;
+
+	(void)inst; (void)ctx; (void)ov; (void)res; (void)bytes; (void)io;
+	m = atomic_load(&nt_max);
+	while (now > m && !atomic_compare_exchange_weak(&nt_max, &m, now))
+		;
+	while (now_us() < end)	/* busy, never blocked */
+		;
+	atomic_fetch_sub(&nt_running, 1);
+	atomic_fetch_add(&nt_done, 1);
+}
+
+/*
+ * 4 workers, 40 short callbacks that never block: one runs at a time. The
+ * stall detector's tick is long here (200 ms): on a loaded test machine a
+ * callback preempted by the host for a tick would look blocked.
+ */
+TEST_F(nt, callbacks_that_never_block_run_one_at_a_time)
+{
+	OVERLAPPED ov;
+	int fds[2], i;
+	PTP_IO io;
+
+	nt_start(_metadata, self, "200000");
+	io = nt_object(&self->env, busy_cb, NULL, fds);
+	ASSERT_NE(NULL, io);
+	atomic_store(&nt_running, 0);
+	atomic_store(&nt_max, 0);
+	atomic_store(&nt_done, 0);
+	for (i = 0; i < 40; i++) {
+		StartThreadpoolIo(io);
+		ASSERT_EQ(TRUE, tpio_post_completion(io, &ov, 0, 0));
+	}
+	ASSERT_TRUE(wait_count(&nt_done, 40, RELEASED_MS));
+	TH_LOG("at most %d callbacks ran at once", atomic_load(&nt_max));
+	EXPECT_EQ(1, atomic_load(&nt_max));
+	nt_close(io, fds);
+}
+
+/* ---- a callback that blocks after posting its own completion ---- */
+
+struct self_post {
+	PTP_IO other;			/* the object it posts to */
+	OVERLAPPED ov[3];
+	int count;			/* completions it posts */
+	int block;			/* then wait until they ran */
+	struct gate ran_all;
+	atomic_int ran;
+	atomic_int order[3];
+	int64_t posted_us, first_us;
+	DWORD poster_tid, runner_tid;
+	atomic_int poster_done;
+};
+
+static VOID CALLBACK other_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx, PVOID ov,
+			      ULONG res, ULONG_PTR bytes, PTP_IO io)
+{
+	struct self_post *s = ctx;
+	int i = atomic_fetch_add(&s->ran, 1);
+
+	(void)inst; (void)res; (void)bytes; (void)io;
+	if (!i) {
+		s->first_us = now_us();
+		s->runner_tid = GetCurrentThreadId();
+	}
+	if (i < 3)
+		atomic_store(&s->order[i], (int)((OVERLAPPED *)ov - s->ov));
+	if (i + 1 == s->count)
+		gate_open(&s->ran_all);
+}
+
+static VOID CALLBACK poster_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx, PVOID ov,
+			       ULONG res, ULONG_PTR bytes, PTP_IO io)
+{
+	struct self_post *s = ctx;
+	int i;
+
+	(void)inst; (void)ov; (void)res; (void)bytes; (void)io;
+	s->poster_tid = GetCurrentThreadId();
+	s->posted_us = now_us();
+	for (i = 0; i < s->count; i++) {
+		StartThreadpoolIo(s->other);
+		tpio_post_completion(s->other, &s->ov[i], 0, 0);
+	}
+	if (s->block)
+		gate_wait(&s->ran_all);	/* blocks until they ran */
+	atomic_store(&s->poster_done, 1);
+}
+
+static void self_post_run(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(nt) *self, struct self_post *s)
+{
+	int pf[2], of[2];
+	PTP_IO poster;
+	OVERLAPPED ov;
+
+	nt_start(_metadata, self, "1000");
+	gate_init(&s->ran_all);
+	s->other = nt_object(&self->env, other_cb, s, of);
+	poster = nt_object(&self->env, poster_cb, s, pf);
+	ASSERT_NE(NULL, s->other);
+	ASSERT_NE(NULL, poster);
+	StartThreadpoolIo(poster);
+	ASSERT_EQ(TRUE, tpio_post_completion(poster, &ov, 0, 0));
+	ASSERT_TRUE(wait_count(&s->ran, s->count, RELEASED_MS));
+	ASSERT_TRUE(wait_count(&s->poster_done, 1, RELEASED_MS));
+	nt_close(poster, pf);
+	nt_close(s->other, of);
+}
+
+/*
+ * The posted completion waits in the poster's mailbox while the poster
+ * runs (concurrency 1); the poster then blocks until it ran: the stall
+ * detector hands it to another worker within the bound.
+ */
+TEST_F(nt, blocked_poster_releases_its_own_completion)
+{
+	static struct self_post s;
+	int64_t delay;
+
+	memset(&s, 0, sizeof(s));
+	s.count = 1;
+	s.block = 1;
+	self_post_run(_metadata, self, &s);
+	delay = s.first_us - s.posted_us;
+	TH_LOG("the completion a blocked callback posted itself ran after %lld us",
+	       (long long)delay);
+	EXPECT_NE(s.poster_tid, s.runner_tid);
+	EXPECT_GT(STALL_BOUND_MS * 1000, delay);
+}
+
+/* Three of one object through a mailbox, poster blocked: still FIFO. */
+TEST_F(nt, mailbox_keeps_fifo_when_stolen)
+{
+	static struct self_post s;
+
+	memset(&s, 0, sizeof(s));
+	s.count = 3;
+	s.block = 1;
+	self_post_run(_metadata, self, &s);
+	EXPECT_EQ(0, atomic_load(&s.order[0]));
+	EXPECT_EQ(1, atomic_load(&s.order[1]));
+	EXPECT_EQ(2, atomic_load(&s.order[2]));
+}
+
+/* The same, the poster returning: it runs them itself, in order. */
+TEST_F(nt, mailbox_keeps_fifo_on_return)
+{
+	static struct self_post s;
+
+	memset(&s, 0, sizeof(s));
+	s.count = 3;
+	self_post_run(_metadata, self, &s);
+	EXPECT_EQ(0, atomic_load(&s.order[0]));
+	EXPECT_EQ(1, atomic_load(&s.order[1]));
+	EXPECT_EQ(2, atomic_load(&s.order[2]));
+	/* not blocked: NT's rule keeps them on the posting thread */
+	EXPECT_EQ(s.poster_tid, s.runner_tid);
+}
