@@ -316,7 +316,7 @@ void violation(struct worker *w, const char *fmt, ...)
 	}
 	say("# VIOLATION: %s", msg);
 	print_slot(w->ts, TRACE_LEN, "failing thread");
-	print_round_slots(w->ts->round, 8);
+	print_round_slots(w->ts->round, TRACE_LEN);
 	repro_line(rep, sizeof(rep), w->ts->round);
 	say("# reproduce: %s", rep);
 	_exit(EXIT_VIOLATION);
