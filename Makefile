@@ -33,7 +33,7 @@ DEMO_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -I$(TOP)/uapi
 
 .PHONY: all help setup module lib tests examples demo-tools check demo install \
 	clean distclean checkpatch kselftest-headers conformance check-debug \
-	bench
+	bench fuzz
 
 all: module lib tests examples demo-tools
 
@@ -48,6 +48,7 @@ help:
 	@echo "make check-debug the vm-debug stage alone (lockdep+KASAN+kmemleak kernel)"
 	@echo "make conformance the Wine-differential suite (Wine as reference)"
 	@echo "make bench      benchmarks against peers: tables and plots in bench/results/"
+	@echo "make fuzz       the fuzzer of /dev/tpio in the VM (FUZZ_SECONDS=$(FUZZ_SECONDS))"
 	@echo "make demo       setup, build, examples under load natively and in the VM, report"
 	@echo "make examples   the example programs (build/examples/)"
 	@echo "make install    module into /lib/modules/<release>/extra, library into $(PREFIX)"
@@ -116,6 +117,28 @@ bench: setup
 conformance: setup
 	$(MAKE) -j$(JOBS) lib
 	$(MAKE) -C $(TOP)/conformance run
+
+# The fuzzer of /dev/tpio in the VM (Documentation/kmod.rst, "Fuzzing";
+# scripts/fuzz): FUZZ_SECONDS long, from FUZZ_SEED (a number, or "random":
+# the fuzzer prints the one it picked), FUZZ_THREADS workers per round, on
+# FUZZ_KERNEL: auto (the debug kernel of scripts/build-debug-kernel when it
+# is built, else Debian's), debug (built first if need be) or debian;
+# FUZZ_DEBUG_TREE names another debug kernel tree.
+# FUZZ_ARGS adds fuzzer options. Passes on no finding and a clean kernel log.
+FUZZ_SECONDS    ?= 300
+FUZZ_SEED       ?= 0x7470696f66757a7a
+FUZZ_THREADS    ?= 4
+FUZZ_KERNEL     ?= auto
+FUZZ_DEBUG_TREE ?=
+FUZZ_ARGS       ?=
+
+fuzz: setup
+	$(MAKE) -C $(TOP)/selftests fuzz
+	$(MAKE) module KDIR=$(VM_KDIR)
+	cd $(TOP) && FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_SEED='$(FUZZ_SEED)' \
+		FUZZ_THREADS='$(FUZZ_THREADS)' FUZZ_KERNEL='$(FUZZ_KERNEL)' \
+		FUZZ_DEBUG_TREE='$(FUZZ_DEBUG_TREE)' FUZZ_ARGS='$(FUZZ_ARGS)' \
+		scripts/fuzz
 
 # The main job: the module's ABI answering in the VM, then the examples
 # under load from the bundled client, natively (user backend) and in the
