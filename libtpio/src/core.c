@@ -224,6 +224,15 @@ int tpio_drain(struct _TP_IO *io, uint32_t flags)
 	do {
 		ret = port->t->drain(port, io->handle, flags, TPIO_INFINITE);
 	} while (ret == -EAGAIN || ret == -EINTR);
+	/*
+	 * Drained: this load reads what the last callback's end wrote (its
+	 * RMW in tpio_io_end), so everything the callbacks did happens
+	 * before the caller goes on. The kernel's barriers give that
+	 * already; the load states it in C11 terms (and to TSan, which
+	 * cannot see the kernel's).
+	 */
+	if (!ret)
+		(void)tpio_word_load(io->word);
 	if (ret == -ENOENT)	/* closed meanwhile: a caller's misuse */
 		tpio_diag("DRAIN of object %#x: closed", io->handle);
 	else if (ret)
