@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * basic: Start, complete, Cancel, Wait(FALSE/TRUE), binding errors.
- * SEMANTICS.md section 8, scenarios 1-5, 9, 13, 15, and Wait(TRUE) with
- * queued callbacks (section 3).
+ * Documentation/contract.rst, scenarios 1-5, 9, 13, 15, and Wait(TRUE)
+ * with queued callbacks (section 3).
  */
 #include "harness.h"
 

@@ -2,7 +2,7 @@
 /*
  * close: CloseThreadpoolIo with nothing outstanding, with skipped I/O,
  * with pending and queued I/O, and from inside the object's own callback.
- * SEMANTICS.md section 8, scenarios 10-12 and 28. Freeing itself is not
+ * Documentation/contract.rst, scenarios 10-12 and 28. Freeing itself is not
  * observable on Windows; on tpio port_finish() checks that nothing leaked.
  */
 #include "harness.h"

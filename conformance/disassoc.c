@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * disassoc: DisassociateCurrentThreadFromCallback and the waits it
- * releases. SEMANTICS.md section 8, scenarios 16 and 17.
+ * releases. Documentation/contract.rst, scenarios 16 and 17.
  */
 #include "harness.h"
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * group: cleanup groups and CloseThreadpoolCleanupGroupMembers.
- * SEMANTICS.md section 8, scenarios 18 and 19 (20 and 21 crash Wine 8.0,
- * so they have programs of their own: groupwait.c, groupclose.c).
+ * Documentation/contract.rst, scenarios 18 and 19 (20 and 21 crash Wine
+ * 8.0, so they have programs of their own: groupwait.c, groupclose.c).
  */
 #include "group.h"
 

@@ -2,8 +2,9 @@
 /*
  * groupclose: a member closes itself in its callback while
  * CloseThreadpoolCleanupGroupMembers(TRUE) waits for that callback.
- * SEMANTICS.md section 8, scenario 21. On its own because Wine 8.0 asserts
- * (tp_ioqueue_unlock, from CloseThreadpoolIo) and the process dies.
+ * Documentation/contract.rst, scenario 21. On its own because Wine 8.0
+ * asserts (tp_ioqueue_unlock, from CloseThreadpoolIo) and the process
+ * dies.
  */
 #include "group.h"
 

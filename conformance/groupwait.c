@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * groupwait: CloseThreadpoolCleanupGroupMembers(FALSE) waits for started
- * I/O that has not completed. SEMANTICS.md section 8, scenario 20. On its
- * own because Wine 8.0 asserts (tp_object_submit: object shut down) when
- * the completion arrives during the group wait, and the process dies.
+ * I/O that has not completed. Documentation/contract.rst, scenario 20. On
+ * its own because Wine 8.0 asserts (tp_object_submit: object shut down)
+ * when the completion arrives during the group wait, and the process dies.
  */
 #include "group.h"
 

@@ -3,8 +3,8 @@
  * harness.h: what every conformance program shares, written once against
  * the Win32 API only (port.h hides the differences).
  *
- * Transcript lines are "<scenario>: <fact>", where <scenario> is "s" and
- * the number of the scenario in SEMANTICS.md section 8 (plus a letter when
+ * Transcript lines are "<scenario>: <fact>", where <scenario> is "s" and the
+ * number of the scenario in Documentation/contract.rst (plus a letter when
  * one scenario has several parts). Facts are relative and deterministic:
  * "ov==ov1", "IoResult=0", "Io==io", never addresses or timings. The runner
  * compares transcripts scenario by scenario.

@@ -2,7 +2,7 @@
 /*
  * instance: callback-instance functions: CallbackMayRunLong, the
  * *WhenCallbackReturns actions and the finalization callback.
- * SEMANTICS.md section 8, scenarios 22-24.
+ * Documentation/contract.rst, scenarios 22-24.
  */
 #include "harness.h"
 

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * io: what the I/O itself decides, with real overlapped ReadFile on a pipe
- * (Windows: a named pipe) and on a regular file. SEMANTICS.md section 8,
+ * (Windows: a named pipe) and on a regular file. Documentation/contract.rst,
  * scenarios 6, 7, 8, 14, 30, 31, and from section 7: CancelIoEx/CancelIo
- * with nothing to cancel, skip-on-success on an unbound handle, reads
- * inside a file, and the order in which several pending reads on one
- * pipe receive the data.
+ * with nothing to cancel, skip-on-success on an unbound handle, reads inside
+ * a file, and the order in which several pending reads on one pipe receive
+ * the data.
  */
 #include "harness.h"
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * misuse: caller bugs where Windows (as Wine shows it) hangs and tpio
- * decides otherwise ([T] in SEMANTICS.md): Cancel with nothing pending
- * (scenario 29), Wait(FALSE) inside the object's own callback without
- * Disassociate (section 3). A side that hangs leaves a thread stuck, so
- * objects are closed only where the wait returned and the program ends
+ * decides otherwise ([T] in Documentation/contract.rst): Cancel with nothing
+ * pending (scenario 29), Wait(FALSE) inside the object's own callback
+ * without Disassociate (section 3). A side that hangs leaves a thread stuck,
+ * so objects are closed only where the wait returned and the program ends
  * with port_exit().
  */
 #include "harness.h"

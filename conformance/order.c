@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * order: the order and concurrency of callbacks, priorities, pool sizes.
- * SEMANTICS.md section 8, scenarios 25-27.
+ * Documentation/contract.rst, scenarios 25-27.
  */
 #include "harness.h"
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Last error (thread-local), errno → Win32 mapping (SEMANTICS.md §7),
- * diagnostics (TPIO_DEBUG=1).
+ * Last error (thread-local), errno → Win32 mapping
+ * (Documentation/contract.rst, section 7; the table is in
+ * Documentation/io.rst), diagnostics (TPIO_DEBUG=1).
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Overlapped I/O: ReadFile, WriteFile, GetOverlappedResult, CancelIoEx,
- * CancelIo, SetFileCompletionNotificationModes (SEMANTICS.md §7,
- * Documentation/io.rst).
+ * CancelIo, SetFileCompletionNotificationModes (Documentation/contract.rst,
+ * section 7; Documentation/io.rst).
  *
  * An operation first tries to finish at once in the calling thread where
  * Windows would (reads from pipes and sockets, sends on sockets), without

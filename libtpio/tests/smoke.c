@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * libtpio smoke test: the library's own quick checks of the SEMANTICS.md
- * scenarios that need no I/O engine (completions come from
- * tpio_post_completion). The full scenario suite is selftests/lib/.
- * Prints one "ok"/"not ok" line per check and exits non-zero on failure.
+ * libtpio smoke test: the library's own quick checks of the scenarios of
+ * Documentation/contract.rst that need no I/O engine (completions come from
+ * tpio_post_completion). The full scenario suite is selftests/lib/. Prints
+ * one "ok"/"not ok" line per check and exits non-zero on failure.
  */
 #include <pthread.h>
 #include <stdatomic.h>

@@ -4,10 +4,11 @@
  * 6.1 kselftest harness defines its runner in the header, so scenarios.c
  * includes every t_*.c file after this one).
  *
- * Time rules (STYLE.md): "still blocked" means a thread doing the blocking
- * call has not finished after STILL_BLOCKED_MS; "released" means it
- * finished within RELEASED_MS of the releasing action. RELEASED_MS is
- * generous because the kmod run happens in an emulated (TCG) VM.
+ * Time rules (Documentation/contract.rst, "Test rules"): "still blocked"
+ * means a thread doing the blocking call has not finished after
+ * STILL_BLOCKED_MS; "released" means it finished within RELEASED_MS of the
+ * releasing action. RELEASED_MS is generous because the kmod run happens in
+ * an emulated (TCG) VM.
  *
  * Every wait in a helper is bounded, so a library bug fails a test instead
  * of hanging it until the harness timeout.

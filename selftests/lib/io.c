@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * libtpio overlapped I/O tests: SEMANTICS.md §7 and the §8 scenarios with
- * real I/O (pipes, regular files, loopback TCP) through the io_uring
- * engine.
+ * libtpio overlapped I/O tests: Documentation/contract.rst, section 7, and
+ * the scenarios of its section 8 with real I/O (pipes, regular files,
+ * loopback TCP) through the io_uring engine.
  *
  * The same binary runs on both backends: natively with TPIO_BACKEND=user
  * and in the VM with TPIO_BACKEND=kmod (the fixture fails unless the

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * libtpio scenario tests: SEMANTICS.md §8, run through the Win32 API.
+ * libtpio scenario tests: Documentation/contract.rst, section 8, run
+ * through the Win32 API.
  *
  * The same binary runs on both backends: natively with TPIO_BACKEND=user
  * and in the VM with TPIO_BACKEND=kmod. When TPIO_BACKEND names a backend,

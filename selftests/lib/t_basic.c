@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * SEMANTICS.md §2-§3 and §8 scenarios 1-5, 9-13, 15 and 29: the accounting
- * of one object (Start, Cancel, arrival, Wait, Close), plus bad input and
- * the thread-locality of GetLastError. Completions are posted with
- * tpio_post_completion where the scenario says "a pending read completes".
- * Included by scenarios.c.
+ * Documentation/contract.rst, sections 2 and 3, and scenarios 1-5, 9-13, 15
+ * and 29: the accounting of one object (Start, Cancel, arrival, Wait,
+ * Close), plus bad input and the thread-locality of GetLastError.
+ * Completions are posted with tpio_post_completion where the scenario says
+ * "a pending read completes". Included by scenarios.c.
  */
 
 /* 1: Wait(F) with nothing started returns at once; no callback. */

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * How completions flow to callbacks: the values a completion carries
- * (SEMANTICS.md §4; the statuses of scenarios 8 and 31 without the real
- * I/O, which comes with the io_uring engine), the default pool, posts from
- * inside a callback, a backlog far larger than the completion ring, and
- * several waiters on one object. Included by scenarios.c.
+ * (Documentation/contract.rst, section 4; the statuses of scenarios 8 and 31
+ * without the real I/O, which comes with the io_uring engine), the default
+ * pool, posts from inside a callback, a backlog far larger than the
+ * completion ring, and several waiters on one object. Included by
+ * scenarios.c.
  */
 
 /* §4, scenarios 8 and 31: status and byte count reach the callback unchanged. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Cleanup groups: SEMANTICS.md §6 and §8 scenarios 18-21. Included by
- * scenarios.c.
+ * Cleanup groups: Documentation/contract.rst, section 6, and scenarios
+ * 18-21. Included by scenarios.c.
  */
 
 #define GROUP_MAX_CANCELS 8

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Callback-instance scenarios: SEMANTICS.md §3 (Disassociate, Wait and
- * Close from inside a callback), §5 (CallbackMayRunLong, the
- * *WhenCallbackReturns actions and the finalization callback) and §8
- * scenarios 16, 17, 22, 23, 24 and 28. Included by scenarios.c.
+ * Callback-instance scenarios: Documentation/contract.rst, section 3
+ * (Disassociate, Wait and Close from inside a callback), section 5
+ * (CallbackMayRunLong, the *WhenCallbackReturns actions and the
+ * finalization callback) and scenarios 16, 17, 22, 23, 24 and 28.
+ * Included by scenarios.c.
  */
 
 /* Objects the actions below use; fresh in every test process. */

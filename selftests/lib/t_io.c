@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Overlapped ReadFile/WriteFile on pipes and regular files, with the
- * SEMANTICS.md §8 scenarios that need real I/O (3, 4, 6-9, 12-14, 30, 31),
- * GetOverlappedResult both ways, CancelIoEx/CancelIo, skip-on-success,
- * events, immediate failures, file offsets above 4 GiB, O_DIRECT and the
- * engine's back-pressure. Included by io.c.
+ * scenarios of Documentation/contract.rst that need real I/O (3, 4, 6-9,
+ * 12-14, 30, 31), GetOverlappedResult both ways, CancelIoEx/CancelIo,
+ * skip-on-success, events, immediate failures, file offsets above 4 GiB,
+ * O_DIRECT and the engine's back-pressure. Included by io.c.
  */
 
 static void write_byte(int fd, char c)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Threads and ordering: SEMANTICS.md §5 and §8 scenarios 25-27. Ordering is
- * observed with one worker (pool maximum 1) kept busy by a "gate" object
- * while the completions under test queue up. Included by scenarios.c.
+ * Threads and ordering: Documentation/contract.rst, section 5, and scenarios
+ * 25-27. Ordering is observed with one worker (pool maximum 1) kept busy by
+ * a "gate" object while the completions under test queue up. Included by
+ * scenarios.c.
  */
 
 #define ORDER_MAX 64

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * SEMANTICS.md §8 scenario 32: several owner threads drive several objects
- * each with random Start / Cancel / completion / Wait(F) / Wait(T) / Close,
- * from a fixed seed, for a bounded number of operations and time.
+ * Documentation/contract.rst, scenario 32: several owner threads drive
+ * several objects each with random Start / Cancel / completion / Wait(F) /
+ * Wait(T) / Close, from a fixed seed, for a bounded number of operations and
+ * time.
  *
  * Each owner thread is the only one to touch its objects' pending and
  * skipped counts (Start, Cancel, post, Wait(T)), so it keeps an exact model
