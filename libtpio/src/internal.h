@@ -124,6 +124,7 @@ struct tpio_slot_q {
 	int32_t rr_next;		/* next slot on its priority list */
 	uint8_t prio;
 	uint8_t listed;
+	_Atomic uint64_t dropped_said;	/* TPIO_DEBUG: 1 << 32 | handle told */
 };
 
 struct tpio_rr {

@@ -29,8 +29,12 @@ static void backend_select(void)
 	char why[256];
 
 	if (!want || !*want || !strcmp(want, "auto")) {
-		backend = tpio_kmod_probe(why, sizeof(why)) ?
-			  &tpio_transport_user : &tpio_transport_kmod;
+		backend = &tpio_transport_kmod;
+		if (tpio_kmod_probe(why, sizeof(why))) {
+			backend = &tpio_transport_user;
+			tpio_diag("TPIO_BACKEND=auto: the in-process backend, since %s",
+				  why);
+		}
 	} else if (!strcmp(want, "user")) {
 		backend = &tpio_transport_user;
 	} else if (!strcmp(want, "kmod")) {

@@ -53,6 +53,25 @@ int tpio_post_retry(struct _TP_POOL *pool, struct tpio_completion *c)
 	}
 }
 
+/*
+ * TPIO_DEBUG=1: a completion that found nothing pending nor skipped was
+ * dropped, the classic missing StartThreadpoolIo. Said once per object:
+ * per slot, for the handle it holds (a slot's next object has another).
+ */
+static void diag_dropped(struct _TP_POOL *pool, const struct tpio_completion *c)
+{
+	uint32_t slot = TPIO_IO_SLOT(c->io);
+	/* the bit above the handle: a handle may be 0 */
+	uint64_t said = 1ULL << 32 | c->io;
+
+	if (c->result != TPIO_POSTED_DROPPED || !tpio_debug() ||
+	    slot >= pool->port.r.max_objects ||
+	    atomic_exchange(&pool->slots[slot].dropped_said, said) == said)
+		return;
+	tpio_diag("a completion of object %#x was dropped: no StartThreadpoolIo was outstanding for it (said once per object)",
+		  c->io);
+}
+
 /* Entries the slow path queued in the transport's ring need a worker. */
 static void slow_queued(struct _TP_POOL *pool, uint32_t n)
 {
@@ -64,8 +83,10 @@ static int post_slow(struct _TP_POOL *pool, struct tpio_completion *c)
 {
 	int ret = tpio_post_retry(pool, c);
 
-	if (!ret)
+	if (!ret) {
 		slow_queued(pool, c->result == TPIO_POSTED_QUEUED);
+		diag_dropped(pool, c);
+	}
 	return ret;
 }
 
@@ -306,8 +327,10 @@ void tpio_complete_flush(struct tpio_batch *b)
 				  strerror(-ret));
 			break;
 		}
-		for (i = 0; i < done; i++)
+		for (i = 0; i < done; i++) {
 			queued += c[i].result == TPIO_POSTED_QUEUED;
+			diag_dropped(pool, &c[i]);
+		}
 		c += done;
 		n -= done;
 	}

@@ -559,3 +559,79 @@ TEST(pool_sizes_are_read_per_pool)
 	EXPECT_LT(small + 8, large);
 	EXPECT_GE(16, large);
 }
+
+static VOID CALLBACK noop_io_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx,
+				PVOID ov, ULONG res, ULONG_PTR bytes, PTP_IO io)
+{
+	(void)inst; (void)ctx; (void)ov; (void)res; (void)bytes; (void)io;
+}
+
+/* The "was dropped" lines in what @f received, read from its start. */
+static int dropped_lines(FILE *f)
+{
+	char line[512];
+	int n = 0;
+
+	fflush(f);
+	rewind(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, "was dropped") != NULL;
+	return n;
+}
+
+/*
+ * TPIO_DEBUG=1 says when a completion is dropped because no
+ * StartThreadpoolIo was outstanding (the classic misuse), once per
+ * object: three drops of one object make one line, a new object's drop
+ * another, and a completion that was started makes none.
+ */
+TEST(debug_says_a_dropped_completion_once_per_object)
+{
+	static OVERLAPPED ov[5];
+	TP_CALLBACK_ENVIRON env;
+	int fds[2], saved, i;
+	PTP_POOL pool;
+	PTP_IO io;
+	FILE *err;
+
+	/* read by the library once, at its first look, in this process */
+	ASSERT_EQ(0, setenv("TPIO_DEBUG", "1", 1));
+	err = tmpfile();
+	ASSERT_NE(NULL, err);
+	saved = dup(2);
+	ASSERT_LE(0, saved);
+	ASSERT_EQ(2, dup2(fileno(err), 2));
+
+	pool = CreateThreadpool(NULL);
+	InitializeThreadpoolEnvironment(&env);
+	SetThreadpoolCallbackPool(&env, pool);
+	ASSERT_EQ(0, pipe(fds));
+	io = CreateThreadpoolIo(tpio_handle_from_fd(fds[0]), noop_io_cb, NULL,
+				&env);
+	for (i = 0; io && i < 3; i++)
+		tpio_post_completion(io, &ov[i], 0, 0);
+	if (io) {
+		StartThreadpoolIo(io);
+		tpio_post_completion(io, &ov[3], 0, 0);
+		WaitForThreadpoolIoCallbacks(io, FALSE);
+		CloseThreadpoolIo(io);
+	}
+	/* another object, maybe in the same slot: said again */
+	io = CreateThreadpoolIo(tpio_handle_from_fd(fds[0]), noop_io_cb, NULL,
+				&env);
+	if (io) {
+		tpio_post_completion(io, &ov[4], 0, 0);
+		CloseThreadpoolIo(io);
+	}
+
+	dup2(saved, 2);
+	close(saved);
+	EXPECT_NE(NULL, pool);
+	EXPECT_EQ(2, dropped_lines(err));
+	fclose(err);
+	close(fds[0]);
+	close(fds[1]);
+	DestroyThreadpoolEnvironment(&env);
+	if (pool)
+		CloseThreadpool(pool);
+}
