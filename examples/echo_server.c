@@ -201,21 +201,44 @@ static int listen_socket(int port, int *chosen)
 	return s;
 }
 
-/*
- * Engine warm-up: one overlapped read on a pipe, so that the engine's
- * lifelong fds exist before the fd count is taken.
- */
-static void warm_up(void)
+static VOID CALLBACK warm_up_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx,
+				PVOID ov, ULONG res, ULONG_PTR bytes, PTP_IO io)
 {
-	OVERLAPPED ov = { 0 };
+	(void)inst; (void)ctx; (void)ov; (void)res; (void)bytes; (void)io;
+}
+
+/*
+ * Engine warm-up: one overlapped read on a pipe from this thread (the
+ * library's engine for threads outside any pool) and one through a TP_IO
+ * of @env's pool (the pool's own engine), so that the fds the engines
+ * keep for their lifetime exist before the fd count is taken.
+ */
+static void warm_up(PTP_CALLBACK_ENVIRON env)
+{
+	OVERLAPPED ov = { 0 }, ov2 = { 0 };
+	PTP_IO io;
 	int p[2];
-	char b;
+	char b, b2;
 
 	if (pipe(p))
 		return;
 	if (!ReadFile(tpio_handle_from_fd(p[0]), &b, 1, NULL, &ov) &&
 	    GetLastError() == ERROR_IO_PENDING && write(p[1], "w", 1) == 1)
 		GetOverlappedResult(NULL, &ov, NULL, TRUE);
+	io = CreateThreadpoolIo(tpio_handle_from_fd(p[0]), warm_up_cb, NULL,
+				env);
+	if (io) {
+		StartThreadpoolIo(io);
+		if (ReadFile(tpio_handle_from_fd(p[0]), &b2, 1, NULL, &ov2) ||
+		    GetLastError() == ERROR_IO_PENDING) {
+			if (write(p[1], "w", 1) != 1)
+				CancelIoEx(tpio_handle_from_fd(p[0]), &ov2);
+		} else {
+			CancelThreadpoolIo(io);
+		}
+		WaitForThreadpoolIoCallbacks(io, FALSE);
+		CloseThreadpoolIo(io);
+	}
 	close(p[0]);
 	close(p[1]);
 }
@@ -260,7 +283,7 @@ int main(int argc, char **argv)
 	InitializeThreadpoolEnvironment(&s.env);
 	SetThreadpoolCallbackPool(&s.env, pool);
 	InitializeCriticalSection(&s.lock);
-	warm_up();
+	warm_up(&s.env);
 	fds0 = fd_count();
 	objs0 = tpio_io_count();
 
