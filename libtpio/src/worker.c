@@ -27,13 +27,21 @@ __thread struct tpio_worker *tpio_self;
 
 /* ---- waking ---- */
 
+/* *@v - 1 unless it is 0: 1 when it took one. */
+static int take_one(_Atomic uint32_t *v)
+{
+	uint32_t n = atomic_load(v);
+
+	while (n)
+		if (atomic_compare_exchange_weak(v, &n, n - 1))
+			return 1;
+	return 0;
+}
+
 /* Take back one count of pool->woken, if there is one. */
 static void claim_wake(struct _TP_POOL *pool)
 {
-	uint32_t w = atomic_load(&pool->woken);
-
-	while (w && !atomic_compare_exchange_weak(&pool->woken, &w, w - 1))
-		;
+	take_one(&pool->woken);
 }
 
 /*
@@ -72,14 +80,11 @@ int tpio_pool_wake_one(struct _TP_POOL *pool)
  */
 static int claim_spinner(struct _TP_POOL *pool)
 {
-	uint32_t s = atomic_load(&pool->spinning);
-
-	if (!s)
+	if (!atomic_load(&pool->spinning))
 		return 0;
 	atomic_fetch_add(&pool->woken, 1);
-	while (s)
-		if (atomic_compare_exchange_weak(&pool->spinning, &s, s - 1))
-			return 1;
+	if (take_one(&pool->spinning))
+		return 1;
 	claim_wake(pool);
 	return 0;
 }
@@ -186,8 +191,6 @@ static int take_local(struct _TP_POOL *pool, struct tpio_worker *self,
  */
 static int admitted(struct _TP_POOL *pool, struct tpio_worker *self, int use)
 {
-	uint32_t g;
-
 	if (self->active)
 		return 1;
 	if (!use)
@@ -195,14 +198,10 @@ static int admitted(struct _TP_POOL *pool, struct tpio_worker *self, int use)
 		       atomic_load(&pool->grants);
 	if (tpio_worker_take_place(pool, self))
 		return 1;
-	g = atomic_load(&pool->grants);
-	while (g) {
-		if (atomic_compare_exchange_weak(&pool->grants, &g, g - 1)) {
-			set_active(pool, self, 1);
-			return 1;
-		}
-	}
-	return 0;
+	if (!take_one(&pool->grants))
+		return 0;
+	set_active(pool, self, 1);
+	return 1;
 }
 
 /* An entry of the shared scheduler (or the port's ring), begun. */
@@ -369,17 +368,6 @@ static int lead(struct _TP_POOL *pool, struct tpio_worker *self)
 	return 1;
 }
 
-/* End a spin nobody claimed: 1, or 0 when a poster claimed one. */
-static int unspin(struct _TP_POOL *pool)
-{
-	uint32_t s = atomic_load(&pool->spinning);
-
-	while (s)
-		if (atomic_compare_exchange_weak(&pool->spinning, &s, s - 1))
-			return 1;
-	return 0;
-}
-
 /*
  * Watch for work for a while before sleeping (TPIO_SPIN_US; 0 with one
  * CPU, where spinning would take the CPU from the thread it waits for).
@@ -406,8 +394,11 @@ static int spin(struct _TP_POOL *pool, struct tpio_worker *self)
 		if (!(i % 64) && tpio_now_ns() >= end)
 			break;
 	}
-	/* a poster relied on this spin (claim_spinner): look again */
-	if (!unspin(pool)) {
+	/*
+	 * None left to end: a poster relied on this spin (claim_spinner;
+	 * spinners are interchangeable): look again.
+	 */
+	if (!take_one(&pool->spinning)) {
 		claim_wake(pool);
 		found = 1;
 	}
