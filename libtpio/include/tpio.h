@@ -711,6 +711,14 @@ TPIO_API ULONG tpio_io_count(void);
  */
 TPIO_API ULONG tpio_io_ops_in_flight(void);
 
+/*
+ * The I/O engine of overlapped operations: "uring" (io_uring) or "epoll"
+ * (the readiness fallback, where io_uring is not available or
+ * TPIO_IO_ENGINE=epoll); NULL when neither can be used. Decided once per
+ * process, at the first overlapped operation or the first call of this.
+ */
+TPIO_API const char *tpio_io_engine(void);
+
 #ifdef __cplusplus
 }
 #endif

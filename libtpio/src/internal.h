@@ -480,6 +480,24 @@ TPIO_HIDDEN DWORD tpio_req_init(struct tpio_io_req *r, HANDLE h,
 TPIO_HIDDEN BOOL tpio_req_pend(struct tpio_io_req *r);
 TPIO_HIDDEN BOOL tpio_req_fail(struct tpio_io_req *r, DWORD err);
 TPIO_HIDDEN ssize_t tpio_stream_read_nowait(int fd, void *buf, size_t len);
+TPIO_HIDDEN ssize_t tpio_stream_write_nowait(int fd, const void *buf,
+					     size_t len);
+
+/*
+ * The readiness engine (epoll_engine.c): the fallback where io_uring
+ * cannot be used, or TPIO_IO_ENGINE=epoll. Chosen once, when uring.c's
+ * service starts; tpio_epoll_on is then set for the process's life and
+ * uring.c's entry points forward to it.
+ */
+TPIO_HIDDEN extern _Atomic int tpio_epoll_on;
+TPIO_HIDDEN int tpio_epoll_choose(int uring_err);
+TPIO_HIDDEN int tpio_epoll_submit(const struct tpio_io_req *r);
+TPIO_HIDDEN int tpio_epoll_reads_pending(int fd);
+TPIO_HIDDEN unsigned int tpio_epoll_cancel(int fd, LPOVERLAPPED ov,
+					   DWORD tid);
+TPIO_HIDDEN void tpio_epoll_tick_on(void);
+TPIO_HIDDEN void tpio_epoll_pool_gone(struct _TP_POOL *pool);
+TPIO_HIDDEN ULONG tpio_epoll_ops(void);
 
 /* ---- env.c ---- */
 TPIO_HIDDEN int tpio_group_remove(struct _TP_IO *io);

@@ -204,7 +204,7 @@ static BOOL req_pending_done(struct tpio_io_req *r, DWORD status, size_t n)
  * program: pool threads block it; other threads block it here and take a
  * SIGPIPE of their own write back.
  */
-static ssize_t stream_write_nowait(int fd, const void *buf, size_t len)
+ssize_t tpio_stream_write_nowait(int fd, const void *buf, size_t len)
 {
 	struct iovec iov = { (void *)buf, len };
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -361,7 +361,7 @@ static BOOL write_overlapped(HANDLE h, LPCVOID buf, DWORD len, LPDWORD count,
 		return tpio_req_pend(&r);	/* [T] files always pend */
 	if (r.fd_kind == TPIO_FD_STREAM) {
 		/* [T] pipe writes pend: what can be written now is, at once */
-		n = len ? stream_write_nowait(r.fd, buf, len) : 0;
+		n = len ? tpio_stream_write_nowait(r.fd, buf, len) : 0;
 		if (n == (ssize_t)len)
 			return req_pending_done(&r, ERROR_SUCCESS, len);
 		if (n == -EPIPE)

@@ -238,6 +238,7 @@ void tpio_pool_destroy(struct _TP_POOL *pool)
 	pool->magic = 0;
 	if (e)
 		tpio_engine_destroy(e);
+	tpio_epoll_pool_gone(pool);
 	tpio_sched_free(pool);
 	free(pool->slots);
 	pool->port.t->destroy(&pool->port);

@@ -1059,10 +1059,16 @@ static void svc_kick(void)
 /* The stall detector's tick is wanted (pool.c): start ticking. */
 void tpio_service_tick_on(void)
 {
+	if (atomic_load_explicit(&tpio_epoll_on, memory_order_relaxed)) {
+		tpio_epoll_tick_on();
+		return;
+	}
 	if (atomic_load_explicit(&S.ticking, memory_order_relaxed))
 		return;
 	if (!atomic_exchange(&S.ticking, 1))
 		svc_kick();
+	if (atomic_load(&tpio_epoll_on))	/* chosen by that kick */
+		tpio_epoll_tick_on();
 }
 
 /*
@@ -1199,7 +1205,11 @@ static void svc_start(void)
 	pthread_t th;
 	int ret;
 
+	if (tpio_epoll_choose(0))	/* TPIO_IO_ENGINE=epoll */
+		return;
 	ret = engine_init(&S.eng, NULL);
+	if (ret && tpio_epoll_choose(ret))	/* the readiness fallback */
+		return;
 	if (ret) {
 		S.err = -ret;
 		tpio_warn("io_uring is not available (%s): overlapped I/O fails with ERROR_NOT_SUPPORTED",
@@ -1232,6 +1242,8 @@ int tpio_engine_submit(const struct tpio_io_req *r)
 	struct tpio_op *op;
 
 	pthread_once(&svc_once, svc_start);
+	if (atomic_load_explicit(&tpio_epoll_on, memory_order_relaxed))
+		return tpio_epoll_submit(r);
 	if (S.err)
 		return -S.err;
 	e = r->ring_pool ? tpio_engine_of(r->ring_pool) : &S.eng;
@@ -1257,8 +1269,11 @@ int tpio_engine_submit(const struct tpio_io_req *r)
 /* Whether reads of @fd are in flight: a new read must queue behind them. */
 int tpio_engine_reads_pending(int fd)
 {
-	struct tpio_fd *f = tpio_fd_get(fd, 0);
+	struct tpio_fd *f;
 
+	if (atomic_load_explicit(&tpio_epoll_on, memory_order_relaxed))
+		return tpio_epoll_reads_pending(fd);
+	f = tpio_fd_get(fd, 0);
 	return f && __atomic_load_n(&f->rhead, __ATOMIC_ACQUIRE) != NULL;
 }
 
@@ -1333,13 +1348,25 @@ unsigned int tpio_engine_cancel(int fd, LPOVERLAPPED ov, DWORD tid)
 {
 	struct cancel_match m = { fd, ov, tid, 0 };
 
+	if (atomic_load(&tpio_epoll_on))
+		return tpio_epoll_cancel(fd, ov, tid);
 	if (!atomic_load(&svc_up))
 		return 0;
 	for_each_live_op(cancel_one, &m);
 	return m.n;
 }
 
+const char *tpio_io_engine(void)
+{
+	pthread_once(&svc_once, svc_start);
+	if (atomic_load(&tpio_epoll_on))
+		return "epoll";
+	return S.err ? NULL : "uring";
+}
+
 ULONG tpio_io_ops_in_flight(void)
 {
+	if (atomic_load(&tpio_epoll_on))
+		return tpio_epoll_ops();
 	return atomic_load(&O.in_flight);
 }

@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <liburing.h>
 #include "helpers.h"
 #include "kselftest_harness.h"
 

@@ -967,3 +967,119 @@ TEST_F_TIMEOUT(tio, cancel_races_completion, 120)
 	CloseThreadpoolIo(io);
 	EXPECT_TRUE(wait_ops_idle(RELEASED_MS));
 }
+
+/*
+ * The engine is chosen once per process: io_uring where it can be set up;
+ * else, with TPIO_IO_ENGINE unset or auto, the readiness engine, said in
+ * one line on stderr however many pools do I/O; TPIO_IO_ENGINE=epoll
+ * chooses it quietly, =uring never falls back. The child below is this
+ * program run again (TPIO_TEST_ENGINE_CHILD): a fresh process, whose
+ * engine is not chosen yet. make check runs this test natively and under
+ * selftests/lib/no-uring (io_uring blocked by seccomp).
+ */
+static int child_io(PTP_POOL pool)
+{
+	TP_CALLBACK_ENVIRON env;
+	OVERLAPPED ov = { 0 };
+	PTP_IO io = NULL;
+	int p[2], ok = 0;
+	char b = 0;
+
+	if (pipe2(p, O_CLOEXEC))
+		return 0;
+	InitializeThreadpoolEnvironment(&env);
+	if (pool) {
+		SetThreadpoolCallbackPool(&env, pool);
+		io = CreateThreadpoolIo(tpio_handle_from_fd(p[0]), warm_cb,
+					NULL, &env);
+		if (!io)
+			return 0;
+		StartThreadpoolIo(io);
+	}
+	if (!ReadFile(tpio_handle_from_fd(p[0]), &b, 1, NULL, &ov) &&
+	    GetLastError() == ERROR_IO_PENDING && write(p[1], "x", 1) == 1)
+		ok = GetOverlappedResult(NULL, &ov, NULL, TRUE) && b == 'x';
+	if (io) {
+		WaitForThreadpoolIoCallbacks(io, FALSE);
+		CloseThreadpoolIo(io);
+	}
+	DestroyThreadpoolEnvironment(&env);
+	close(p[0]);
+	close(p[1]);
+	return ok;
+}
+
+__attribute__((constructor)) static void engine_child(void)
+{
+	PTP_POOL a, b;
+	const char *e;
+	int ok;
+
+	if (!getenv("TPIO_TEST_ENGINE_CHILD"))
+		return;
+	a = CreateThreadpool(NULL);
+	b = CreateThreadpool(NULL);
+	ok = a && b && child_io(NULL) && child_io(a) && child_io(b) &&
+	     child_io(a);
+	e = tpio_io_engine();
+	printf("engine=%s io=%s\n", e ? e : "none", ok ? "ok" : "failed");
+	fflush(stdout);
+	_exit(0);
+}
+
+static int uring_usable(void)
+{
+	struct io_uring ring;
+
+	if (io_uring_queue_init(2, &ring, 0))
+		return 0;
+	io_uring_queue_exit(&ring);
+	return 1;
+}
+
+TEST_F(tio, engine_choice_said_once)
+{
+	const char *mode = getenv("TPIO_IO_ENGINE");
+	const char *want_engine, *want_io = "ok";
+	char exe[4096], cmd[4300], line[512], engine[512] = "";
+	int usable = uring_usable(), said = 0, other = 0;
+	ssize_t n;
+	FILE *f;
+
+	if (!mode || !*mode)
+		mode = "auto";
+	if (!strcmp(mode, "epoll"))
+		want_engine = "epoll";
+	else if (!strcmp(mode, "uring"))
+		want_engine = usable ? "uring" : "none";
+	else
+		want_engine = usable ? "uring" : "epoll";
+	if (!strcmp(want_engine, "none"))
+		want_io = "failed";
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ASSERT_LT(0, n);
+	exe[n] = 0;
+	snprintf(cmd, sizeof(cmd),
+		 "env -u TPIO_DEBUG TPIO_TEST_ENGINE_CHILD=1 '%s' 2>&1", exe);
+	f = popen(cmd, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "engine=", 7))
+			snprintf(engine, sizeof(engine), "%s", line);
+		else if (strstr(line, "the readiness engine"))
+			said++;
+		else
+			other++;
+	}
+	EXPECT_EQ(0, pclose(f));
+	snprintf(line, sizeof(line), "engine=%s io=%s\n", want_engine,
+		 want_io);
+	EXPECT_STREQ(line, engine);
+	/* the fallback is said once; the other outcomes say nothing */
+	EXPECT_EQ(!usable && !strcmp(mode, "auto") ? 1 : 0, said);
+	/* =uring without io_uring keeps its own complaint */
+	if (strcmp(want_engine, "none"))
+		EXPECT_EQ(0, other);
+	TH_LOG("TPIO_IO_ENGINE=%s, io_uring %s: %s", mode,
+	       usable ? "usable" : "blocked", engine);
+}
