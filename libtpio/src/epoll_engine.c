@@ -10,8 +10,11 @@
  *   op       (struct ep_op) one overlapped operation, queued on its fd in
  *            one direction (in: reads, receives, accepts, zero-byte reads;
  *            out: writes, sends, connects), oldest first.
- *   fd state (struct ep_fd) the two queues of an fd and its epoll
- *            registration (one-shot, for the directions that have ops).
+ *   fd state (struct ep_fd) the two queues of an fd, and a duplicate of
+ *            the fd while ops are queued: the ops run on it and epoll
+ *            watches it (one-shot, for the directions that have ops), so
+ *            that, as with io_uring's reference to the file, closing the
+ *            program's fd neither loses nor misdirects them.
  *   thread   one per process ("tpio-epoll"): it waits in epoll_wait(),
  *            tries the oldest op of each ready direction without blocking,
  *            and finishes what is done through the same path as the
@@ -58,6 +61,7 @@ struct ep_op {
 
 struct ep_fd {
 	struct ep_op *head[2], *tail[2];	/* DIR_IN, DIR_OUT */
+	int dfd;			/* the duplicate while ops wait, -1 */
 	uint32_t armed;			/* events asked for (one-shot) */
 	uint32_t gen;			/* of the registration */
 	dev_t dev;			/* the file the queued ops are for */
@@ -139,7 +143,7 @@ static struct ep_fd *fd_state(int fd)
 	if (fd < 0)
 		return NULL;
 	if ((uint32_t)fd >= E.nfds) {
-		uint32_t n = E.nfds ? E.nfds : 64;
+		uint32_t n = E.nfds ? E.nfds : 64, i;
 		struct ep_fd *fds;
 
 		while (n <= (uint32_t)fd)
@@ -148,6 +152,8 @@ static struct ep_fd *fd_state(int fd)
 		if (!fds)
 			return NULL;
 		memset(fds + E.nfds, 0, (n - E.nfds) * sizeof(*fds));
+		for (i = E.nfds; i < n; i++)
+			fds[i].dfd = -1;
 		E.fds = fds;
 		E.nfds = n;
 	}
@@ -169,16 +175,40 @@ static int fd_arm(struct ep_fd *st, int fd)
 			(st->head[DIR_OUT] ? EPOLLOUT : 0);
 	struct epoll_event ev;
 
-	if (!want || !(want & ~st->armed))
+	if (!want || (st->armed != UINT32_MAX && !(want & ~st->armed)))
 		return 0;
 	ev.events = want | EPOLLONESHOT;
 	ev.data.u64 = (uint64_t)st->gen << 32 | (uint32_t)fd;
-	if (epoll_ctl(E.epfd, EPOLL_CTL_MOD, fd, &ev) &&
-	    (errno != ENOENT || epoll_ctl(E.epfd, EPOLL_CTL_ADD, fd, &ev)) &&
-	    (errno != EEXIST || epoll_ctl(E.epfd, EPOLL_CTL_MOD, fd, &ev)))
+	if (epoll_ctl(E.epfd, st->armed == UINT32_MAX ? EPOLL_CTL_ADD :
+		      EPOLL_CTL_MOD, st->dfd, &ev))
 		return -errno;
 	st->armed = want;
 	return 0;
+}
+
+/* mu held: @st gets its duplicate of @fd (not registered yet). 0, -errno */
+static int fd_hold(struct ep_fd *st, int fd)
+{
+	if (st->dfd >= 0)
+		return 0;
+	st->dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (st->dfd < 0)
+		return -errno;
+	st->armed = UINT32_MAX;		/* not in the epoll set */
+	st->gen++;
+	return 0;
+}
+
+/* mu held: no op waits on @st any more: its duplicate goes */
+static void fd_release(struct ep_fd *st)
+{
+	if (st->dfd < 0 || st->head[DIR_IN] || st->head[DIR_OUT])
+		return;
+	if (st->armed != UINT32_MAX)
+		epoll_ctl(E.epfd, EPOLL_CTL_DEL, st->dfd, NULL);
+	close(st->dfd);
+	st->dfd = -1;
+	st->gen++;
 }
 
 /* mu held: take @op out of its fd's queue @dir; 1 when it was there */
@@ -262,7 +292,7 @@ static int try_one(struct ep_fd *st, int dir, struct ep_op **list)
 {
 	struct ep_op *op = st->head[dir];
 	struct tpio_io_req *r = &op->r;
-	int fd = r->fd, fl, err;
+	int fd = st->dfd, fl, err;
 	ssize_t n;
 
 	switch (r->kind) {
@@ -434,8 +464,9 @@ static void ep_event(const struct epoll_event *ev)
 			run_dir(st, DIR_IN, &list);
 		if (ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			run_dir(st, DIR_OUT, &list);
-		if (fd_arm(st, fd))	/* closed meanwhile: nothing more */
+		if (fd_arm(st, fd))	/* cannot happen: it holds the file */
 			abort_queued(st, &list, NULL, NULL, NULL);
+		fd_release(st);
 	}
 	pthread_mutex_unlock(&E.mu);
 	finish_list(list);
@@ -630,26 +661,28 @@ int tpio_epoll_submit(const struct tpio_io_req *r)
 	if (st->dev != sb.st_dev || st->ino != sb.st_ino) {
 		/*
 		 * The fd number now names another file: what was queued for
-		 * the closed one ends aborted, and the new file registers anew.
+		 * the one the program closed ends aborted.
 		 */
 		abort_queued(st, &list, NULL, NULL, NULL);
+		fd_release(st);
 		st->dev = sb.st_dev;
 		st->ino = sb.st_ino;
-		st->armed = 0;
-		st->gen++;
 	}
-	op->next = NULL;
-	if (st->tail[dir])
-		st->tail[dir]->next = op;
-	else
-		st->head[dir] = op;
-	st->tail[dir] = op;
-	ret = fd_arm(st, r->fd);
-	if (ret) {
-		unqueue(st, dir, op);
-		if (ret != -EPERM)
-			done(op, tpio_win32_from_errno(-ret), r->done, &list);
+	ret = fd_hold(st, r->fd);
+	if (!ret) {
+		op->next = NULL;
+		if (st->tail[dir])
+			st->tail[dir]->next = op;
+		else
+			st->head[dir] = op;
+		st->tail[dir] = op;
+		ret = fd_arm(st, r->fd);
+		if (ret)
+			unqueue(st, dir, op);
 	}
+	if (ret && ret != -EPERM)
+		done(op, tpio_win32_from_errno(-ret), r->done, &list);
+	fd_release(st);
 	pthread_mutex_unlock(&E.mu);
 	if (ret == -EPERM)
 		run_sync(op, &list);	/* epoll refuses it: blocking */
@@ -695,8 +728,10 @@ unsigned int tpio_epoll_cancel(int fd, LPOVERLAPPED ov, DWORD tid)
 
 	pthread_mutex_lock(&E.mu);
 	st = fd_find(fd);
-	if (st)
+	if (st) {
 		abort_queued(st, &list, cancel_matches, &m, &n);
+		fd_release(st);
+	}
 	pthread_mutex_unlock(&E.mu);
 	finish_list(list);
 	return n;
@@ -733,8 +768,10 @@ void tpio_epoll_pool_gone(struct _TP_POOL *pool)
 		return;
 	pthread_mutex_lock(&E.mu);
 	for (fd = 0; fd < E.nfds; fd++)
-		if (E.fds[fd].head[DIR_IN] || E.fds[fd].head[DIR_OUT])
+		if (E.fds[fd].head[DIR_IN] || E.fds[fd].head[DIR_OUT]) {
 			abort_queued(&E.fds[fd], &list, of_pool, pool, NULL);
+			fd_release(&E.fds[fd]);
+		}
 	for (op = list; op; op = op->next)
 		op->post = 0;
 	pthread_mutex_unlock(&E.mu);

@@ -321,6 +321,41 @@ TEST_F(tio, s12_callback_after_close)
 	EXPECT_TRUE(wait_io_count(0, RELEASED_MS));
 }
 
+/*
+ * A handle closed with a read pending on it: the read still ends (at the
+ * pipe's end of data once the writer goes), as the engine holds the file
+ * while it waits on it; the object, the operation and the fds are freed.
+ */
+TEST_F(tio, close_handle_with_read_pending)
+{
+	static struct probe p;
+	OVERLAPPED ov = { 0 };
+	char buf[1];
+	PTP_IO io;
+	int fds0;
+
+	ASSERT_TRUE(engine_warm(self->pfd[0], self->pfd[1]));
+	ASSERT_TRUE(pool_engine_warm(&self->env));
+	fds0 = fd_count();
+	probe_init(&p, NULL);
+	io = CreateThreadpoolIo(self->h, probe_cb, &p, &self->env);
+	ASSERT_NE(NULL, io);
+	StartThreadpoolIo(io);
+	EXPECT_PENDS(ReadFile(self->h, buf, 1, NULL, &ov), &ov);
+	EXPECT_EQ(TRUE, CloseHandle(self->h));
+	self->pfd[0] = -1;
+	sleep_ms(20);
+	EXPECT_EQ(0, atomic_load(&p.started));
+	close(self->pfd[1]);
+	self->pfd[1] = -1;
+	ASSERT_TRUE(wait_count(&p.finished, 1, RELEASED_MS));
+	EXPECT_EQ(ERROR_BROKEN_PIPE, p.rec[0].result);
+	EXPECT_EQ(0U, p.rec[0].bytes);
+	CloseThreadpoolIo(io);
+	EXPECT_TRUE(wait_ops_idle(RELEASED_MS));
+	EXPECT_EQ(fds0 - 2, fd_count());
+}
+
 /* 13: a read with no Start completes: no callback; Wait(F) returns. */
 TEST_F(tio, s13_no_start_no_callback)
 {
