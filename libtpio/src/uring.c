@@ -1059,7 +1059,7 @@ static void svc_kick(void)
 /* The stall detector's tick is wanted (pool.c): start ticking. */
 void tpio_service_tick_on(void)
 {
-	if (atomic_load_explicit(&tpio_epoll_on, memory_order_relaxed)) {
+	if (atomic_load_explicit(&tpio_epoll_on, memory_order_acquire)) {
 		tpio_epoll_tick_on();
 		return;
 	}
@@ -1242,7 +1242,7 @@ int tpio_engine_submit(const struct tpio_io_req *r)
 	struct tpio_op *op;
 
 	pthread_once(&svc_once, svc_start);
-	if (atomic_load_explicit(&tpio_epoll_on, memory_order_relaxed))
+	if (atomic_load_explicit(&tpio_epoll_on, memory_order_acquire))
 		return tpio_epoll_submit(r);
 	if (S.err)
 		return -S.err;
@@ -1271,7 +1271,7 @@ int tpio_engine_reads_pending(int fd)
 {
 	struct tpio_fd *f;
 
-	if (atomic_load_explicit(&tpio_epoll_on, memory_order_relaxed))
+	if (atomic_load_explicit(&tpio_epoll_on, memory_order_acquire))
 		return tpio_epoll_reads_pending(fd);
 	f = tpio_fd_get(fd, 0);
 	return f && __atomic_load_n(&f->rhead, __ATOMIC_ACQUIRE) != NULL;

@@ -322,9 +322,12 @@ TEST_F(tio, s12_callback_after_close)
 }
 
 /*
- * A handle closed with a read pending on it: the read still ends (at the
- * pipe's end of data once the writer goes), as the engine holds the file
- * while it waits on it; the object, the operation and the fds are freed.
+ * A handle closed with a read pending on it: the read still ends, and the
+ * object, the operation and the fds are freed. An engine that holds the
+ * file while the read waits ends it at the pipe's end of data once the
+ * writer goes (the readiness engine always; io_uring once the read reached
+ * the kernel); io_uring ends a read it had not submitted yet at once,
+ * with ERROR_INVALID_HANDLE (the fd is gone when it is submitted).
  */
 TEST_F(tio, close_handle_with_read_pending)
 {
@@ -345,11 +348,13 @@ TEST_F(tio, close_handle_with_read_pending)
 	EXPECT_EQ(TRUE, CloseHandle(self->h));
 	self->pfd[0] = -1;
 	sleep_ms(20);
-	EXPECT_EQ(0, atomic_load(&p.started));
 	close(self->pfd[1]);
 	self->pfd[1] = -1;
 	ASSERT_TRUE(wait_count(&p.finished, 1, RELEASED_MS));
-	EXPECT_EQ(ERROR_BROKEN_PIPE, p.rec[0].result);
+	if (p.rec[0].result != ERROR_INVALID_HANDLE)
+		EXPECT_EQ(ERROR_BROKEN_PIPE, p.rec[0].result);
+	if (!strcmp(tpio_io_engine(), "epoll"))
+		EXPECT_EQ(ERROR_BROKEN_PIPE, p.rec[0].result);
 	EXPECT_EQ(0U, p.rec[0].bytes);
 	CloseThreadpoolIo(io);
 	EXPECT_TRUE(wait_ops_idle(RELEASED_MS));
