@@ -59,6 +59,7 @@
 
 #include "compat.h"
 #include "tpio.h"
+#include "tpio_version.h"
 
 #define TPIO_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | \
 			 TPIO_FEAT_XPROC_POST | TPIO_FEAT_WAIT_SEQ | \
@@ -385,8 +386,21 @@ static const struct file_operations tpio_fops = {
 	.show_fdinfo	= tpio_show_fdinfo,
 };
 
+/*
+ * A fixed misc minor, so that the module can be loaded on first use: depmod
+ * turns the "devname:" and "char-major-10-N" aliases below into
+ * modules.devname, from which kmod's static-nodes creates /dev/tpio at boot,
+ * and the first open(2) of that node loads the module. 249 is in the range
+ * that Documentation/admin-guide/devices.txt reserves for local use
+ * (243..254): no minor of include/linux/miscdevice.h (6.1 to 6.12) and no
+ * upstream driver takes it, and dynamic minors come from elsewhere (0..127
+ * in 6.1, above 255 in newer kernels). Documentation/kmod.rst, "Building
+ * and loading".
+ */
+#define TPIO_MISC_MINOR	249
+
 static struct miscdevice tpio_misc = {
-	.minor		= MISC_DYNAMIC_MINOR,
+	.minor		= TPIO_MISC_MINOR,
 	.name		= TPIO_NAME,
 	.fops		= &tpio_fops,
 	.mode		= 0666,
@@ -398,7 +412,13 @@ static int __init tpio_init(void)
 
 	if (ret)
 		return ret;
-	return misc_register(&tpio_misc);
+	ret = misc_register(&tpio_misc);
+	if (ret) {
+		pr_err("tpio: cannot register misc minor %d: %d\n",
+		       TPIO_MISC_MINOR, ret);
+		tpio_users_exit();
+	}
+	return ret;
 }
 
 static void __exit tpio_exit(void)
@@ -413,3 +433,6 @@ module_exit(tpio_exit);
 MODULE_DESCRIPTION("NT-style I/O completion ports with thread-pool I/O accounting");
 MODULE_AUTHOR("The tpio developers");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(TPIO_VERSION);
+MODULE_ALIAS_MISCDEV(TPIO_MISC_MINOR);
+MODULE_ALIAS("devname:" TPIO_NAME);
