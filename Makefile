@@ -202,7 +202,7 @@ install-module:
 		else echo "make: install its headers, or give its tree with KDIR=<tree>."; fi; \
 		exit 1; fi
 	$(MAKE) module KDIR=$(INSTALL_KDIR)
-	@rel=$$(modinfo -F vermagic $(KMOD_KO) | cut -d' ' -f1); \
+	@rel=$$(PATH=$$PATH:/sbin:/usr/sbin modinfo -F vermagic $(KMOD_KO) | cut -d' ' -f1); \
 	if [ "$$rel" != "$(INSTALL_KVER)" ]; then \
 		echo "make: $(KMOD_KO) was built for '$$rel' (KDIR=$(INSTALL_KDIR)), not for $(INSTALL_KVER):"; \
 		echo "make: name that kernel with KVER=$$rel to install it for it."; \
