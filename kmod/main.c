@@ -393,9 +393,9 @@ static const struct file_operations tpio_fops = {
  * and the first open(2) of that node loads the module. 249 is in the range
  * that Documentation/admin-guide/devices.txt reserves for local use
  * (243..254): no minor of include/linux/miscdevice.h (6.1 to 6.12) and no
- * upstream driver takes it, and dynamic minors come from elsewhere (0..127
- * in 6.1, above 255 in newer kernels). Documentation/kmod.rst, "Building
- * and loading".
+ * upstream driver takes it, and dynamic minors come from elsewhere (0..127,
+ * then, in newer kernels, above 255). Documentation/kmod.rst, "Building and
+ * loading".
  */
 #define TPIO_MISC_MINOR	249
 
