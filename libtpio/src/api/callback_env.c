@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "api.h"
 
 #define GROUP_MAGIC	0x50524743U
 
@@ -93,19 +93,6 @@ PTP_CLEANUP_GROUP CreateThreadpoolCleanupGroup(void)
 	return g;
 }
 
-int tpio_group_add(PTP_CLEANUP_GROUP g, struct _TP_IO *io)
-{
-	pthread_mutex_lock(&g->mu);
-	io->group = g;
-	io->g_prev = NULL;
-	io->g_next = g->members;
-	if (g->members)
-		g->members->g_prev = io;
-	g->members = io;
-	pthread_mutex_unlock(&g->mu);
-	return 0;
-}
-
 static void unlink_member(struct _TP_CLEANUP_GROUP *g, struct _TP_IO *io)
 {
 	if (io->g_prev)
@@ -117,8 +104,11 @@ static void unlink_member(struct _TP_CLEANUP_GROUP *g, struct _TP_IO *io)
 	io->g_next = io->g_prev = NULL;
 }
 
-/* From the free path: 1 to free now, 0 when a release holds the member. */
-int tpio_group_remove(struct _TP_IO *io)
+/*
+ * The engine's free path calls it (io->group_remove): 1 to free now, 0
+ * when a release holds the member.
+ */
+static int group_remove(struct _TP_IO *io)
 {
 	struct _TP_CLEANUP_GROUP *g = io->group;
 
@@ -132,6 +122,20 @@ int tpio_group_remove(struct _TP_IO *io)
 	io->group = NULL;
 	pthread_mutex_unlock(&g->mu);
 	return 1;
+}
+
+int tpio_group_add(PTP_CLEANUP_GROUP g, struct _TP_IO *io)
+{
+	pthread_mutex_lock(&g->mu);
+	io->group = g;
+	io->group_remove = group_remove;
+	io->g_prev = NULL;
+	io->g_next = g->members;
+	if (g->members)
+		g->members->g_prev = io;
+	g->members = io;
+	pthread_mutex_unlock(&g->mu);
+	return 0;
 }
 
 VOID CloseThreadpoolCleanupGroupMembers(PTP_CLEANUP_GROUP ptpcg,

@@ -6,7 +6,7 @@
  * calls always pend; the engine (uring.c) runs them.
  */
 #include <string.h>
-#include "internal.h"
+#include "api.h"
 
 BOOL tpio_accept(HANDLE hListen, HANDLE *phAccepted, LPOVERLAPPED lpOverlapped)
 {

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "internal.h"
+#include "engine.h"
 
 /* A slow-path POST of one completion: waits for room, never drops. */
 int tpio_post_retry(struct _TP_POOL *pool, struct tpio_completion *c)

@@ -48,7 +48,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
+#include "engine.h"
 
 #define OPS_PER_CHUNK	256
 #define OPS_MAX		32768
@@ -639,7 +639,7 @@ static void finish(struct tpio_op *op, DWORD status, ULONG_PTR bytes,
 		return;
 	if (stream_read(op))
 		fifo_next(op);
-	tpio_ov_finish(op->r.ov, op->r.event, status, bytes);
+	op->r.up->finish(op->r.ov, op->r.event, status, bytes);
 	if (to.pool && !atomic_load(&e->dying)) {
 		if (b && b->pool != to.pool)
 			b = NULL;
@@ -656,7 +656,7 @@ static void finish_error(struct tpio_op *op, int res, struct tpio_batch *b)
 	if (res == -ECANCELED || (op_cancelled(op) && res == -EINTR))
 		status = ERROR_OPERATION_ABORTED;
 	else
-		status = tpio_win32_from_errno(-res);
+		status = op->r.up->status_from_errno(-res);
 	finish(op, status, op->r.done, b);
 }
 
@@ -826,7 +826,7 @@ static void on_cqe(struct tpio_op *op, int res, struct tpio_batch *b)
 	}
 	switch (op->r.kind) {
 	case TPIO_OP_ACCEPT:
-		*op->r.accepted = tpio_handle_from_fd(res);
+		*op->r.accepted = op->r.up->handle_from_fd(res);
 		finish(op, ERROR_SUCCESS, 0, b);
 		break;
 	case TPIO_OP_CONNECT:

@@ -5,18 +5,17 @@
  *
  * Locking: pool->mu protects the scheduler (slots[], rr[], the entry free
  * list), the worker list and counts, and the pool's state; the counters
- * that the hot paths read without it are atomics (internal.h). Lock
+ * that the hot paths read without it are atomics (engine.h). Lock
  * order: pool->mu, then the transport's port lock.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "internal.h"
+#include "engine.h"
 
 #define POOL_MAGIC		0x4c4f4f50U
 #define POOL_DEFAULT_MAX	500
-#define POOL_THREADS_CAP	TPIO_W_MAX(RUNNING)	/* 1023 */
 
 /* ---- backend selection ---- */
 
@@ -53,13 +52,6 @@ const struct tpio_transport *tpio_transport_get(void)
 {
 	pthread_once(&backend_once, backend_select);
 	return backend;
-}
-
-const char *tpio_backend(void)
-{
-	const struct tpio_transport *t = tpio_transport_get();
-
-	return t ? t->name : NULL;
 }
 
 /* ---- workers: starting one ---- */
@@ -176,7 +168,7 @@ BOOL tpio_pool_may_run_long(struct _TP_POOL *pool)
 
 /* ---- pool objects ---- */
 
-static struct _TP_POOL *pool_create(int is_default)
+int tpio_pool_create(int is_default, struct _TP_POOL **out)
 {
 	const struct tpio_transport *t = tpio_transport_get();
 	const struct tpio_config *cfg = tpio_config();
@@ -185,32 +177,24 @@ static struct _TP_POOL *pool_create(int is_default)
 	uint32_t i, entries, objects;
 	int ret;
 
-	if (!t) {
-		SetLastError(ERROR_NOT_SUPPORTED);
-		return NULL;
-	}
+	if (!t)
+		return -EOPNOTSUPP;
 	pool = calloc(1, sizeof(*pool));
-	if (!pool) {
-		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
-		return NULL;
-	}
+	if (!pool)
+		return -ENOMEM;
 	pool->port.t = t;
 	tpio_config_port(&entries, &objects);
 	ret = t->setup(&pool->port, entries, objects);
 	if (ret) {
 		tpio_warn("%s port setup failed: %s", t->name, strerror(-ret));
 		free(pool);
-		/* the module's per-user memory budget (max_user_mib) is spent */
-		SetLastError(ret == -EDQUOT ? ERROR_NOT_ENOUGH_QUOTA :
-			     tpio_win32_from_errno(-ret));
-		return NULL;
+		return ret;
 	}
 	pool->slots = calloc(objects, sizeof(*pool->slots));
 	if (!pool->slots) {
 		t->destroy(&pool->port);
 		free(pool);
-		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
-		return NULL;
+		return -ENOMEM;
 	}
 	for (i = 0; i < TP_CALLBACK_PRIORITY_COUNT; i++)
 		pool->rr[i].head = pool->rr[i].tail = -1;
@@ -226,7 +210,8 @@ static struct _TP_POOL *pool_create(int is_default)
 	pool->is_default = is_default;
 	pool->magic = POOL_MAGIC;
 	tpio_stall_register(pool);
-	return pool;
+	*out = pool;
+	return 0;
 }
 
 /* No worker runs and no object is left: free everything. */
@@ -249,21 +234,18 @@ void tpio_pool_destroy(struct _TP_POOL *pool)
 
 static pthread_once_t default_once = PTHREAD_ONCE_INIT;
 static struct _TP_POOL *default_pool;
-static DWORD default_error;
+static int default_error;
 
 static void default_create(void)
 {
-	default_pool = pool_create(1);
-	if (!default_pool)
-		default_error = GetLastError();
+	default_error = tpio_pool_create(1, &default_pool);
 }
 
-struct _TP_POOL *tpio_default_pool(void)
+int tpio_default_pool(struct _TP_POOL **out)
 {
 	pthread_once(&default_once, default_create);
-	if (!default_pool)
-		SetLastError(default_error);
-	return default_pool;
+	*out = default_pool;
+	return default_error;
 }
 
 int tpio_pool_valid(PTP_POOL p)
@@ -295,7 +277,7 @@ int tpio_pool_add_io(struct _TP_POOL *pool, struct _TP_IO *io)
 }
 
 /* Wake every worker: followers, the leader, spinners see the state. */
-static void wake_all(struct _TP_POOL *pool, uint32_t n)
+void tpio_pool_wake_all(struct _TP_POOL *pool, uint32_t n)
 {
 	struct tpio_engine *e = atomic_load(&pool->eng);
 
@@ -325,112 +307,5 @@ void tpio_pool_del_io(struct _TP_POOL *pool)
 	if (destroy)
 		tpio_pool_destroy(pool);
 	else
-		wake_all(pool, n);
-}
-
-PTP_POOL CreateThreadpool(PVOID reserved)
-{
-	if (reserved) {
-		SetLastError(ERROR_INVALID_PARAMETER);
-		return NULL;
-	}
-	return pool_create(0);
-}
-
-/*
- * stopping: 0 running; 1 the closer waits for the workers and frees the
- * pool itself; 2 (a close deferred by close_deferred until the last
- * object is freed) the last worker to exit frees the pool.
- */
-VOID CloseThreadpool(PTP_POOL ptpp)
-{
-	struct timespec ts;
-	__u64 at;
-
-	if (!tpio_pool_valid(ptpp) || ptpp->is_default || ptpp->stopping ||
-	    ptpp->close_deferred) {
-		tpio_diag("CloseThreadpool(%p): not an open private pool",
-			  (void *)ptpp);
-		return;
-	}
-	pthread_mutex_lock(&ptpp->mu);
-	if (ptpp->io_count) {
-		ptpp->close_deferred = 1;
-		pthread_mutex_unlock(&ptpp->mu);
-		return;
-	}
-	__atomic_store_n(&ptpp->stopping, 1, __ATOMIC_SEQ_CST);
-	while (ptpp->threads) {
-		uint32_t n = ptpp->threads;
-
-		pthread_mutex_unlock(&ptpp->mu);
-		/* repeated: a worker may not have reached its sleep yet */
-		wake_all(ptpp, n);
-		pthread_mutex_lock(&ptpp->mu);
-		at = tpio_now_ns() + 10000000ULL;
-		ts.tv_sec = at / 1000000000ULL;
-		ts.tv_nsec = at % 1000000000ULL;
-		if (ptpp->threads)
-			pthread_cond_timedwait(&ptpp->exit_cv, &ptpp->mu, &ts);
-	}
-	pthread_mutex_unlock(&ptpp->mu);
-	tpio_pool_destroy(ptpp);
-}
-
-VOID SetThreadpoolThreadMaximum(PTP_POOL ptpp, DWORD cthrdMost)
-{
-	if (!tpio_pool_valid(ptpp)) {
-		tpio_diag("SetThreadpoolThreadMaximum(%p): not a pool",
-			  (void *)ptpp);
-		return;
-	}
-	if (!cthrdMost)
-		cthrdMost = 1;
-	if (cthrdMost > POOL_THREADS_CAP)
-		cthrdMost = POOL_THREADS_CAP;
-	pthread_mutex_lock(&ptpp->mu);
-	ptpp->max_threads = cthrdMost;
-	if (ptpp->min_threads > cthrdMost)
-		ptpp->min_threads = cthrdMost;
-	pthread_mutex_unlock(&ptpp->mu);
-}
-
-BOOL SetThreadpoolThreadMinimum(PTP_POOL ptpp, DWORD cthrdMic)
-{
-	if (!tpio_pool_valid(ptpp) || cthrdMic > POOL_THREADS_CAP) {
-		SetLastError(ERROR_INVALID_PARAMETER);
-		return FALSE;
-	}
-	pthread_mutex_lock(&ptpp->mu);
-	ptpp->min_threads = cthrdMic;
-	if (ptpp->max_threads < cthrdMic)
-		ptpp->max_threads = cthrdMic;
-	pthread_mutex_unlock(&ptpp->mu);
-	for (;;) {
-		uint32_t have;
-
-		pthread_mutex_lock(&ptpp->mu);
-		have = ptpp->threads;
-		pthread_mutex_unlock(&ptpp->mu);
-		if (have >= cthrdMic)
-			return TRUE;
-		if (!tpio_spawn(ptpp)) {
-			SetLastError(ERROR_NOT_ENOUGH_MEMORY);
-			return FALSE;
-		}
-	}
-}
-
-DWORD tpio_pool_thread_count(PTP_POOL pool)
-{
-	DWORD n;
-
-	if (!pool)
-		pool = tpio_default_pool();
-	if (!tpio_pool_valid(pool))
-		return 0;
-	pthread_mutex_lock(&pool->mu);
-	n = pool->threads;
-	pthread_mutex_unlock(&pool->mu);
-	return n;
+		tpio_pool_wake_all(pool, n);
 }

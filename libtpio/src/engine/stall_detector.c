@@ -20,7 +20,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "engine.h"
 
 static pthread_mutex_t mon_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct _TP_POOL *mon_pools;	/* mon_mu */

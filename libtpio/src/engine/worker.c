@@ -21,9 +21,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "engine.h"
 
 __thread struct tpio_worker *tpio_self;
+__thread struct _TP_CALLBACK_INSTANCE *tpio_cur_instance;
 
 /* ---- waking ---- */
 
@@ -250,7 +251,9 @@ static void run_callback(struct _TP_POOL *pool, struct tpio_worker *self,
 	if (io->finalization)
 		io->finalization(&inst, io->ctx);
 	tpio_cur_instance = NULL;
-	tpio_run_instance_actions(&inst);
+	/* the API's actions for the callback's end (SetEventWhen...) */
+	if (inst.on_return)
+		inst.on_return(&inst);
 	tpio_io_end(io, inst.associated);
 }
 

@@ -11,7 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "internal.h"
+#include "transport.h"
 
 #define TPIO_DEV	"/dev/tpio"
 #define NEED_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | \
