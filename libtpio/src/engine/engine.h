@@ -119,6 +119,17 @@ struct tpio_worker {
 	int persistent;
 };
 
+/* *@v - 1 unless it is 0: 1 when it took one. */
+static inline int tpio_take_one(_Atomic uint32_t *v)
+{
+	uint32_t n = atomic_load(v);
+
+	while (n)
+		if (atomic_compare_exchange_weak(v, &n, n - 1))
+			return 1;
+	return 0;
+}
+
 /* Entries wait in @w's local queue (a hint for other threads). */
 static inline int tpio_local_nonempty(struct tpio_worker *w)
 {
@@ -151,8 +162,21 @@ static inline int tpio_local_take(struct tpio_worker *w,
 /* the current thread's worker, NULL on threads that are not pool workers */
 TPIO_HIDDEN extern __thread struct tpio_worker *tpio_self;
 
+/*
+ * What pool.c, low in the engine, must have done by the files above it:
+ * the top of the engine (worker.c) registers these with each pool it
+ * creates, so that no file of the engine calls up by name.
+ */
+struct tpio_pool_ops {
+	void *(*worker_main)(void *worker);	/* a new worker's thread */
+	void (*destroy)(struct _TP_POOL *pool);	/* a closed pool's last object left */
+	void (*doorbell)(struct tpio_engine *e);	/* wake the engine's leader */
+	void (*watch)(void);			/* the stall detector should tick */
+};
+
 struct _TP_POOL {
 	uint32_t magic;
+	const struct tpio_pool_ops *ops;
 	int is_default;
 	struct tpio_port port;
 	uint32_t concurrency;		/* NT's concurrency value */
@@ -188,6 +212,12 @@ struct _TP_POOL {
 	pthread_mutex_t eng_mu;		/* creating eng */
 	struct _TP_POOL *mon_next;	/* the detector's list, mon_mu */
 };
+
+/* Take back one count of pool->woken, if there is one. */
+static inline void tpio_claim_wake(struct _TP_POOL *pool)
+{
+	tpio_take_one(&pool->woken);
+}
 
 /* ---- TP_IO ---- */
 struct _TP_IO {
@@ -346,8 +376,13 @@ TPIO_HIDDEN struct tpio_entry *tpio_entry_new(void);
 /* ---- pool.c, worker.c, stall.c ---- */
 #define TPIO_POOL_THREADS_CAP	TPIO_W_MAX(RUNNING)	/* 1023 */
 /* a new pool, or the process's default one: 0 or -errno (-EOPNOTSUPP:
- * no transport can be used) */
+ * no transport can be used); worker.c */
 TPIO_HIDDEN int tpio_pool_create(int is_default, struct _TP_POOL **out);
+/* pool.c's part of it: the object, its port and scheduler, its @ops */
+TPIO_HIDDEN int tpio_pool_new(int is_default, const struct tpio_pool_ops *ops,
+			      struct _TP_POOL **out);
+/* ... and of tpio_pool_destroy: what tpio_pool_new made */
+TPIO_HIDDEN void tpio_pool_free(struct _TP_POOL *pool);
 TPIO_HIDDEN int tpio_default_pool(struct _TP_POOL **out);
 /* wake every worker of a closing pool (@n: how many there are) */
 TPIO_HIDDEN void tpio_pool_wake_all(struct _TP_POOL *pool, uint32_t n);
@@ -363,8 +398,9 @@ TPIO_HIDDEN int tpio_worker_take_place(struct _TP_POOL *pool,
 				       struct tpio_worker *self);
 TPIO_HIDDEN void tpio_stall_register(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_stall_unregister(struct _TP_POOL *pool);
-TPIO_HIDDEN int tpio_stall_tick(uint32_t starved);
 TPIO_HIDDEN void tpio_service_tick_on(void);
+/* the stall detector's tick, which the service thread calls (io_engine.c) */
+TPIO_HIDDEN void tpio_service_set_tick(int (*tick)(uint32_t starved));
 TPIO_HIDDEN int tpio_pool_valid(PTP_POOL p);
 TPIO_HIDDEN int tpio_pool_add_io(struct _TP_POOL *pool, struct _TP_IO *io);
 TPIO_HIDDEN void tpio_pool_del_io(struct _TP_POOL *pool);

@@ -1056,6 +1056,14 @@ static void svc_kick(void)
 		tpio_engine_doorbell(&S.eng);
 }
 
+/* the stall detector's tick (tpio_stall_register sets it) */
+static int (*_Atomic svc_tick)(uint32_t starved);
+
+void tpio_service_set_tick(int (*tick)(uint32_t starved))
+{
+	atomic_store(&svc_tick, tick);
+}
+
 /* The stall detector's tick is wanted (pool.c): start ticking. */
 void tpio_service_tick_on(void)
 {
@@ -1157,7 +1165,9 @@ static void *svc_main(void *arg)
 			__u64 now = tpio_now_ns();
 
 			if (now >= next_tick) {
-				if (tpio_stall_tick(atomic_load(&O.starved)))
+				int (*tick)(uint32_t) = atomic_load(&svc_tick);
+
+				if (tick && tick(atomic_load(&O.starved)))
 					quiet = 0;
 				else if (++quiet >= TICKS_QUIET)
 					atomic_store(&S.ticking, 0);

@@ -14,6 +14,9 @@
 #include <time.h>
 #include "engine.h"
 
+__thread struct tpio_worker *tpio_self;
+__thread struct _TP_CALLBACK_INSTANCE *tpio_cur_instance;
+
 #define POOL_MAGIC		0x4c4f4f50U
 #define POOL_DEFAULT_MAX	500
 
@@ -54,6 +57,122 @@ const struct tpio_transport *tpio_transport_get(void)
 	return backend;
 }
 
+/* ---- waking ---- */
+
+/*
+ * Wake one idle worker (a sleeper, else the leader); 1 when one was. The
+ * woken worker counts as active (pool->woken) until it claims the wake on
+ * its way out of the sleep, so that a burst of posts does not wake more
+ * workers than the concurrency value asks for (NT does the same: a thread
+ * released from the port is active at once). A wake counts only when the
+ * transport says it picked a sleeper: one that left its sleep by itself
+ * meanwhile (a timeout, the wake sequence) is not relied on.
+ */
+int tpio_pool_wake_one(struct _TP_POOL *pool)
+{
+	struct tpio_engine *e;
+
+	if (__atomic_load_n(pool->port.r.waiters, __ATOMIC_SEQ_CST)) {
+		atomic_fetch_add(&pool->woken, 1);
+		if (pool->port.t->wake_workers(&pool->port, 1) > 0)
+			return 1;
+		tpio_claim_wake(pool);
+	}
+	e = atomic_load(&pool->eng);
+	if (e && atomic_load(&pool->leader_asleep) &&
+	    atomic_exchange(&pool->leader_asleep, 0)) {
+		atomic_fetch_add(&pool->woken, 1);
+		pool->ops->doorbell(e);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Rely on a spinning worker for one entry: it counts as woken, and its
+ * spin is claimed (pool->spinning counts the spins nobody relies on yet),
+ * so that no two entries rely on the same spinner. 1 when one was.
+ */
+static int claim_spinner(struct _TP_POOL *pool)
+{
+	if (!atomic_load(&pool->spinning))
+		return 0;
+	atomic_fetch_add(&pool->woken, 1);
+	if (tpio_take_one(&pool->spinning))
+		return 1;
+	tpio_claim_wake(pool);
+	return 0;
+}
+
+/*
+ * @entries were queued where idle workers find them (the shared scheduler
+ * or the port's ring). First the wake sequence moves (the futex rule of
+ * the transports' worker_wait), then NT's rule: wake idle workers while
+ * fewer than the concurrency value are active, spinning ones first (they
+ * need no system call), else start a worker within the pool's maximum.
+ */
+void tpio_pool_wake(struct _TP_POOL *pool, uint32_t entries)
+{
+	uint32_t i;
+
+	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < entries; i++) {
+		if (atomic_load(&pool->running) + atomic_load(&pool->woken) >=
+		    pool->concurrency) {
+			tpio_pool_watch(pool);
+			return;
+		}
+		if (claim_spinner(pool) || tpio_pool_wake_one(pool))
+			continue;
+		if (!tpio_spawn(pool))
+			tpio_pool_watch(pool);
+		return;
+	}
+}
+
+/* ---- workers: their places ---- */
+
+/*
+ * An idle worker becomes active if fewer than the concurrency value are:
+ * the place is taken with the check, so two idle workers that look at
+ * once never both get the last one. 1 when it did.
+ */
+int tpio_worker_take_place(struct _TP_POOL *pool, struct tpio_worker *self)
+{
+	uint32_t r = atomic_load(&pool->running);
+
+	if (self->active)
+		return 1;
+	while (r < pool->concurrency) {
+		if (atomic_compare_exchange_weak(&pool->running, &r, r + 1)) {
+			self->active = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * May @self own io_uring requests of the pool's engine? A request dies
+ * with the thread that submitted it, so such a worker never retires; at
+ * most concurrency + 2 of them per pool.
+ */
+int tpio_pool_bind(struct _TP_POOL *pool, struct tpio_worker *self)
+{
+	int ok;
+
+	if (self->engine_bound)
+		return 1;
+	pthread_mutex_lock(&pool->mu);
+	ok = pool->bound < pool->concurrency + 2;
+	if (ok) {
+		pool->bound++;
+		self->engine_bound = 1;
+	}
+	pthread_mutex_unlock(&pool->mu);
+	return ok;
+}
+
 /* ---- workers: starting one ---- */
 
 static int start_thread(struct _TP_POOL *pool, struct tpio_worker *w)
@@ -64,11 +183,10 @@ static int start_thread(struct _TP_POOL *pool, struct tpio_worker *w)
 
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	ret = pthread_create(&th, &a, tpio_worker_main, w);
+	ret = pthread_create(&th, &a, pool->ops->worker_main, w);
 	pthread_attr_destroy(&a);
 	if (ret)
 		tpio_warn("cannot create a worker thread: %s", strerror(ret));
-	(void)pool;
 	return ret;
 }
 
@@ -168,7 +286,8 @@ BOOL tpio_pool_may_run_long(struct _TP_POOL *pool)
 
 /* ---- pool objects ---- */
 
-int tpio_pool_create(int is_default, struct _TP_POOL **out)
+int tpio_pool_new(int is_default, const struct tpio_pool_ops *ops,
+		  struct _TP_POOL **out)
 {
 	const struct tpio_transport *t = tpio_transport_get();
 	const struct tpio_config *cfg = tpio_config();
@@ -183,6 +302,7 @@ int tpio_pool_create(int is_default, struct _TP_POOL **out)
 	if (!pool)
 		return -ENOMEM;
 	pool->port.t = t;
+	pool->ops = ops;
 	tpio_config_port(&entries, &objects);
 	ret = t->setup(&pool->port, entries, objects);
 	if (ret) {
@@ -209,20 +329,13 @@ int tpio_pool_create(int is_default, struct _TP_POOL **out)
 	pool->first_prio = -1;
 	pool->is_default = is_default;
 	pool->magic = POOL_MAGIC;
-	tpio_stall_register(pool);
 	*out = pool;
 	return 0;
 }
 
-/* No worker runs and no object is left: free everything. */
-void tpio_pool_destroy(struct _TP_POOL *pool)
+/* No worker runs, no object is left, the engine is gone: free the rest. */
+void tpio_pool_free(struct _TP_POOL *pool)
 {
-	struct tpio_engine *e = atomic_load(&pool->eng);
-
-	tpio_stall_unregister(pool);
-	pool->magic = 0;
-	if (e)
-		tpio_engine_destroy(e);
 	tpio_sched_free(pool);
 	free(pool->slots);
 	pool->port.t->destroy(&pool->port);
@@ -230,22 +343,6 @@ void tpio_pool_destroy(struct _TP_POOL *pool)
 	pthread_mutex_destroy(&pool->eng_mu);
 	pthread_mutex_destroy(&pool->mu);
 	free(pool);
-}
-
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-static struct _TP_POOL *default_pool;
-static int default_error;
-
-static void default_create(void)
-{
-	default_error = tpio_pool_create(1, &default_pool);
-}
-
-int tpio_default_pool(struct _TP_POOL **out)
-{
-	pthread_once(&default_once, default_create);
-	*out = default_pool;
-	return default_error;
 }
 
 int tpio_pool_valid(PTP_POOL p)
@@ -285,7 +382,7 @@ void tpio_pool_wake_all(struct _TP_POOL *pool, uint32_t n)
 	if (n)
 		pool->port.t->wake_workers(&pool->port, n);
 	if (e)
-		tpio_engine_doorbell(e);
+		pool->ops->doorbell(e);
 }
 
 void tpio_pool_del_io(struct _TP_POOL *pool)
@@ -305,7 +402,15 @@ void tpio_pool_del_io(struct _TP_POOL *pool)
 	destroy = !n;
 	pthread_mutex_unlock(&pool->mu);
 	if (destroy)
-		tpio_pool_destroy(pool);
+		pool->ops->destroy(pool);
 	else
 		tpio_pool_wake_all(pool, n);
+}
+
+/* The stall detector should look at @pool soon (stall_detector.c). */
+void tpio_pool_watch(struct _TP_POOL *pool)
+{
+	if (!atomic_load_explicit(&pool->watch, memory_order_relaxed))
+		atomic_store(&pool->watch, 1);
+	pool->ops->watch();
 }

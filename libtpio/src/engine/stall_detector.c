@@ -25,8 +25,11 @@
 static pthread_mutex_t mon_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct _TP_POOL *mon_pools;	/* mon_mu */
 
+static int stall_tick(uint32_t starved);
+
 void tpio_stall_register(struct _TP_POOL *pool)
 {
+	tpio_service_set_tick(stall_tick);
 	pthread_mutex_lock(&mon_mu);
 	pool->mon_next = mon_pools;
 	mon_pools = pool;
@@ -46,13 +49,6 @@ void tpio_stall_unregister(struct _TP_POOL *pool)
 		}
 	}
 	pthread_mutex_unlock(&mon_mu);
-}
-
-void tpio_pool_watch(struct _TP_POOL *pool)
-{
-	if (!atomic_load_explicit(&pool->watch, memory_order_relaxed))
-		atomic_store(&pool->watch, 1);
-	tpio_service_tick_on();
 }
 
 /*
@@ -161,7 +157,7 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 }
 
 /* The service's tick; 1 while some pool should stay watched. */
-int tpio_stall_tick(uint32_t starved)
+static int stall_tick(uint32_t starved)
 {
 	struct _TP_POOL *pool;
 	int any = 0;
