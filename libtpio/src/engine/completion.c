@@ -259,20 +259,14 @@ int tpio_complete(const struct tpio_target *t, __u64 overlapped,
 	uint32_t slot = TPIO_IO_SLOT(t->handle);
 	struct tpio_completion sc;
 	struct tpio_cqe c;
-	__u64 *word, w, next = 0;
+	__u64 next = 0;
 
 	if (!pool)
 		return 0;
 	if (slot >= pool->port.r.max_objects)
 		goto slow;
-	word = &pool->port.r.words[slot];
-	w = tpio_word_load(word);
-	do {
-		if (tpio_w_epoch(w) != t->epoch || tpio_w_arrive(w, &next) <= 0)
-			goto slow;
-	} while (!__atomic_compare_exchange_n(word, &w, next, 0,
-					      __ATOMIC_SEQ_CST,
-					      __ATOMIC_SEQ_CST));
+	if (!tpio_word_arrive(&pool->port.r.words[slot], t->epoch, &next))
+		goto slow;
 	memset(&c, 0, sizeof(c));
 	c.cookie = (__u64)(uintptr_t)t->io;
 	c.overlapped = overlapped;

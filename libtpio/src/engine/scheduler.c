@@ -177,10 +177,6 @@ int tpio_pick(struct _TP_POOL *pool, struct tpio_cqe *out)
 			uint32_t slot = (uint32_t)rr->head;
 			struct tpio_slot_q *q = &pool->slots[slot];
 			struct tpio_entry *e = q->head;
-			__u64 *word = &pool->port.r.words[slot];
-			__u64 w, next;
-			int ok;
-
 			rr->head = q->rr_next;
 			if (rr->head < 0)
 				rr->tail = -1;
@@ -194,12 +190,8 @@ int tpio_pick(struct _TP_POOL *pool, struct tpio_cqe *out)
 			*out = e->cqe;
 			entry_put(pool, e);
 
-			w = tpio_word_load(word);
-			do {
-				ok = tpio_w_begin(w, out->epoch, &next);
-			} while (ok && !__atomic_compare_exchange_n(word, &w, next,
-					0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
-			if (ok)
+			if (tpio_word_begin(&pool->port.r.words[slot],
+					    out->epoch))
 				return 1;
 			/* stale: dropped by a cancel or a close, never run */
 		}

@@ -203,8 +203,7 @@ void tpio_io_end(struct _TP_IO *io, int associated)
 	uint32_t handle = io->handle, inc = atomic_load(&io->inc);
 	__u64 w;
 
-	w = __atomic_sub_fetch(io->word, tpio_w_end_delta(associated),
-			       __ATOMIC_SEQ_CST);
+	w = tpio_word_end(io->word, associated);
 	maybe_wake(io, port, handle, w);
 	tpio_io_try_free(io, inc);
 }
@@ -342,8 +341,7 @@ int tpio_io_cancel(struct _TP_IO *io)
 /* DisassociateCurrentThreadFromCallback: the callback no longer counts. */
 void tpio_io_disassociate(struct _TP_IO *io)
 {
-	__u64 w = __atomic_sub_fetch(io->word, tpio_w_disassoc_delta(),
-				     __ATOMIC_SEQ_CST);
+	__u64 w = tpio_word_disassociate(io->word);
 
 	maybe_wake(io, &io->pool->port, io->handle, w);
 }

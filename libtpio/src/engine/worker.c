@@ -41,16 +41,7 @@ static void set_active(struct _TP_POOL *pool, struct tpio_worker *self,
 /* Begin the callback of @c (queued--, running++, assoc++); 0 if stale. */
 static int begin(struct _TP_POOL *pool, const struct tpio_cqe *c)
 {
-	__u64 *word = &pool->port.r.words[c->slot];
-	__u64 w = tpio_word_load(word), next;
-
-	do {
-		if (!tpio_w_begin(w, c->epoch, &next))
-			return 0;
-	} while (!__atomic_compare_exchange_n(word, &w, next, 0,
-					      __ATOMIC_SEQ_CST,
-					      __ATOMIC_SEQ_CST));
-	return 1;
+	return tpio_word_begin(&pool->port.r.words[c->slot], c->epoch);
 }
 
 /*

@@ -145,4 +145,62 @@ static inline int tpio_word_cancel(__u64 *word, __u64 *out)
 	return 1;
 }
 
+/*
+ * The fast path's arrival (post without the transport): 1 and *out = the
+ * new word when the word is still of @epoch and something is pending, else
+ * 0 and the transport's POST decides.
+ */
+static inline int tpio_word_arrive(__u64 *word, __u32 epoch, __u64 *out)
+{
+	__u64 w = tpio_word_load(word), next;
+
+	do {
+		if (tpio_w_epoch(w) != epoch || tpio_w_arrive(w, &next) <= 0)
+			return 0;
+	} while (!__atomic_compare_exchange_n(word, &w, next, 0,
+					      __ATOMIC_SEQ_CST,
+					      __ATOMIC_SEQ_CST));
+	*out = next;
+	return 1;
+}
+
+/* A worker begins an entry of @epoch: 1, or 0 when the entry is stale. */
+static inline int tpio_word_begin(__u64 *word, __u32 epoch)
+{
+	__u64 w = tpio_word_load(word), next;
+
+	do {
+		if (!tpio_w_begin(w, epoch, &next))
+			return 0;
+	} while (!__atomic_compare_exchange_n(word, &w, next, 0,
+					      __ATOMIC_SEQ_CST,
+					      __ATOMIC_SEQ_CST));
+	return 1;
+}
+
+/* Cancel everything not yet running; returns the word before. */
+static inline __u64 tpio_word_cancel_all(__u64 *word)
+{
+	__u64 w = tpio_word_load(word);
+
+	while (!__atomic_compare_exchange_n(word, &w, tpio_w_cancel_all(w), 0,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+	return w;
+}
+
+/* A callback ends; returns the new word. */
+static inline __u64 tpio_word_end(__u64 *word, int associated)
+{
+	return __atomic_sub_fetch(word, tpio_w_end_delta(associated),
+				  __ATOMIC_SEQ_CST);
+}
+
+/* DisassociateCurrentThreadFromCallback; returns the new word. */
+static inline __u64 tpio_word_disassociate(__u64 *word)
+{
+	return __atomic_sub_fetch(word, tpio_w_disassoc_delta(),
+				  __ATOMIC_SEQ_CST);
+}
+
 #endif /* TPIO_TRANSPORT_H */
