@@ -16,7 +16,7 @@
 struct _TP_CLEANUP_GROUP {
 	uint32_t magic;
 	pthread_mutex_t mu;
-	struct _TP_IO *members;
+	struct tpio_list members;	/* _TP_IO.g_link */
 };
 
 TPIO_HIDDEN int tpio_group_add(PTP_CLEANUP_GROUP g, struct _TP_IO *io);

@@ -39,6 +39,7 @@
 #include <sys/types.h>
 #include <time.h>
 #include "transport.h"
+#include "tpio_list.h"
 #include "tpio.h"
 
 /* ---- configuration: read once from the environment (config.c) ---- */
@@ -70,12 +71,17 @@ TPIO_HIDDEN void tpio_warn(const char *fmt, ...)
 
 /* ---- the scheduler: per-slot FIFO, per-priority round robin ---- */
 struct tpio_entry {
-	struct tpio_entry *next;
+	struct tpio_snode node;		/* a slot's queue, a park queue, free */
 	struct tpio_cqe cqe;
 };
 
+static inline struct tpio_entry *tpio_entry_of(struct tpio_snode *n)
+{
+	return n ? tpio_container_of(n, struct tpio_entry, node) : NULL;
+}
+
 struct tpio_slot_q {
-	struct tpio_entry *head, *tail;
+	struct tpio_fifo q;		/* struct tpio_entry, oldest first */
 	int32_t rr_next;		/* next slot on its priority list */
 	uint8_t prio;
 	uint8_t listed;
@@ -99,7 +105,7 @@ struct tpio_local {
 /* a pool thread (pool.c) */
 struct tpio_worker {
 	struct _TP_POOL *pool;
-	struct tpio_worker *next, *prev;	/* pool->workers, pool->mu */
+	struct tpio_link link;		/* pool->workers, pool->mu */
 	/*
 	 * The local queue (its "mailbox"): entries this thread posted to
 	 * itself or kept from what it reaped as the leader, which it runs
@@ -185,8 +191,8 @@ struct _TP_POOL {
 	pthread_cond_t exit_cv;
 	struct tpio_slot_q *slots;	/* [max_objects] */
 	struct tpio_rr rr[TP_CALLBACK_PRIORITY_COUNT];
-	struct tpio_entry *free_entries;
-	struct tpio_worker *workers;	/* every worker */
+	struct tpio_stack free_entries;	/* struct tpio_entry */
+	struct tpio_list workers;	/* every worker (tpio_worker.link) */
 	uint32_t threads;		/* workers that exist (or are starting) */
 	uint32_t bound;			/* workers with engine_bound */
 	uint32_t max_threads, min_threads;
@@ -210,7 +216,7 @@ struct _TP_POOL {
 	_Atomic int watch;		/* the stall detector should look */
 	struct tpio_engine *_Atomic eng;	/* NULL before the first I/O */
 	pthread_mutex_t eng_mu;		/* creating eng */
-	struct _TP_POOL *mon_next;	/* the detector's list, mon_mu */
+	struct tpio_link mon_link;	/* the detector's list, mon_mu */
 };
 
 /* Take back one count of pool->woken, if there is one. */
@@ -247,7 +253,7 @@ struct _TP_IO {
 	 */
 	_Atomic uint64_t parked;
 	atomic_flag park_lock;
-	struct tpio_entry *parkq, *parkq_tail;
+	struct tpio_fifo parkq;		/* struct tpio_entry */
 	/*
 	 * Cleanup group membership (the API's, protected by group->mu):
 	 * group_remove, set with group, is what freeing calls to leave it
@@ -255,10 +261,10 @@ struct _TP_IO {
 	 */
 	struct _TP_CLEANUP_GROUP *group;
 	int (*group_remove)(struct _TP_IO *io);
-	struct _TP_IO *g_next, *g_prev;
+	struct tpio_link g_link;	/* the group's members */
 	int g_hold;			/* group release in progress on it */
 	int g_free_deferred;		/* freeing waits for g_hold == 0 */
-	struct _TP_IO *free_next;	/* slab free list */
+	struct tpio_snode free_node;	/* slab free list */
 };
 
 #define TPIO_IO_CLAIMED	0x80000000U

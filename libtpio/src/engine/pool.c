@@ -206,10 +206,7 @@ static struct tpio_worker *worker_new(struct _TP_POOL *pool)
 		return NULL;
 	}
 	w->pool = pool;
-	w->next = pool->workers;
-	if (w->next)
-		w->next->prev = w;
-	pool->workers = w;
+	tpio_list_push(&pool->workers, &w->link);
 	/* atomic stores: post.c reads the count without the lock */
 	__atomic_store_n(&pool->threads, pool->threads + 1, __ATOMIC_RELAXED);
 	return w;
@@ -218,12 +215,7 @@ static struct tpio_worker *worker_new(struct _TP_POOL *pool)
 /* pool->mu held: @w leaves the pool's list and count. */
 void tpio_worker_unlink(struct _TP_POOL *pool, struct tpio_worker *w)
 {
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		pool->workers = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	tpio_list_del(&w->link);
 	__atomic_store_n(&pool->threads, pool->threads - 1, __ATOMIC_RELAXED);
 	if (w->engine_bound)
 		pool->bound--;
@@ -318,6 +310,8 @@ int tpio_pool_new(int is_default, const struct tpio_pool_ops *ops,
 	}
 	for (i = 0; i < TP_CALLBACK_PRIORITY_COUNT; i++)
 		pool->rr[i].head = pool->rr[i].tail = -1;
+	tpio_list_init(&pool->workers);
+	tpio_link_init(&pool->mon_link);
 	pthread_mutex_init(&pool->mu, NULL);
 	pthread_mutex_init(&pool->eng_mu, NULL);
 	pthread_condattr_init(&ca);

@@ -23,7 +23,9 @@
 #include "engine.h"
 
 static pthread_mutex_t mon_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct _TP_POOL *mon_pools;	/* mon_mu */
+static struct tpio_list mon_pools = {	/* _TP_POOL.mon_link, mon_mu */
+	.head = { &mon_pools.head, &mon_pools.head },
+};
 
 static int stall_tick(uint32_t starved);
 
@@ -31,23 +33,15 @@ void tpio_stall_register(struct _TP_POOL *pool)
 {
 	tpio_service_set_tick(stall_tick);
 	pthread_mutex_lock(&mon_mu);
-	pool->mon_next = mon_pools;
-	mon_pools = pool;
+	tpio_list_push(&mon_pools, &pool->mon_link);
 	pthread_mutex_unlock(&mon_mu);
 }
 
 /* After this the detector never touches @pool again. */
 void tpio_stall_unregister(struct _TP_POOL *pool)
 {
-	struct _TP_POOL **pp;
-
 	pthread_mutex_lock(&mon_mu);
-	for (pp = &mon_pools; *pp; pp = &(*pp)->mon_next) {
-		if (*pp == pool) {
-			*pp = pool->mon_next;
-			break;
-		}
-	}
+	tpio_list_del(&pool->mon_link);
 	pthread_mutex_unlock(&mon_mu);
 }
 
@@ -63,7 +57,7 @@ static uint32_t steal_local(struct _TP_POOL *pool)
 	uint32_t n = 0, i;
 
 	pthread_mutex_lock(&pool->mu);
-	for (w = pool->workers; w; w = w->next) {
+	tpio_list_for_each(w, &pool->workers, link) {
 		while (n < 64 && tpio_local_take(w, &l)) {
 			tpio_sched_add(pool, &l.cqe, 0);
 			moved[n].io = (struct _TP_IO *)(uintptr_t)l.cqe.cookie;
@@ -83,8 +77,11 @@ static int local_nonempty(struct _TP_POOL *pool)
 	int any = 0;
 
 	pthread_mutex_lock(&pool->mu);
-	for (w = pool->workers; w && !any; w = w->next)
+	tpio_list_for_each(w, &pool->workers, link) {
 		any = tpio_local_nonempty(w);
+		if (any)
+			break;
+	}
 	pthread_mutex_unlock(&pool->mu);
 	return any;
 }
@@ -163,7 +160,7 @@ static int stall_tick(uint32_t starved)
 	int any = 0;
 
 	pthread_mutex_lock(&mon_mu);
-	for (pool = mon_pools; pool; pool = pool->mon_next) {
+	tpio_list_for_each(pool, &mon_pools, mon_link) {
 		if (!atomic_load(&pool->watch) && !starved)
 			continue;
 		/*

@@ -28,7 +28,7 @@
 #define IO_CHUNK 64
 
 static pthread_mutex_t slab_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct _TP_IO *slab_free;	/* protected by slab_mu */
+static struct tpio_stack slab_free;	/* _TP_IO.free_node, slab_mu */
 static _Atomic ULONG io_live;
 
 static struct _TP_IO *io_alloc(void)
@@ -36,7 +36,7 @@ static struct _TP_IO *io_alloc(void)
 	struct _TP_IO *io;
 
 	pthread_mutex_lock(&slab_mu);
-	if (!slab_free) {
+	if (!slab_free.top) {
 		struct _TP_IO *chunk = calloc(IO_CHUNK, sizeof(*chunk));
 		int i;
 
@@ -45,13 +45,11 @@ static struct _TP_IO *io_alloc(void)
 			return NULL;
 		}
 		/* never freed: a stale PTP_IO can always be read safely */
-		for (i = 0; i < IO_CHUNK; i++) {
-			chunk[i].free_next = slab_free;
-			slab_free = &chunk[i];
-		}
+		for (i = 0; i < IO_CHUNK; i++)
+			tpio_stack_push(&slab_free, &chunk[i].free_node);
 	}
-	io = slab_free;
-	slab_free = io->free_next;
+	io = tpio_container_of(tpio_stack_pop(&slab_free), struct _TP_IO,
+			       free_node);
 	pthread_mutex_unlock(&slab_mu);
 	atomic_store(&io->closing, 0);
 	{
@@ -66,12 +64,12 @@ static struct _TP_IO *io_alloc(void)
 	}
 	io->group = NULL;
 	io->group_remove = NULL;
-	io->g_next = io->g_prev = NULL;
+	tpio_link_init(&io->g_link);
 	io->g_hold = io->g_free_deferred = 0;
-	io->free_next = NULL;
+	io->free_node.next = NULL;
 	atomic_store(&io->parked, 0);
 	atomic_flag_clear(&io->park_lock);
-	io->parkq = io->parkq_tail = NULL;
+	io->parkq.head = io->parkq.tail = NULL;
 	atomic_fetch_add(&io_live, 1);
 	return io;
 }
@@ -80,8 +78,7 @@ static void io_dealloc(struct _TP_IO *io)
 {
 	atomic_store(&io->magic, TPIO_IO_DEAD);
 	pthread_mutex_lock(&slab_mu);
-	io->free_next = slab_free;
-	slab_free = io;
+	tpio_stack_push(&slab_free, &io->free_node);
 	pthread_mutex_unlock(&slab_mu);
 	atomic_fetch_sub(&io_live, 1);
 }
