@@ -110,7 +110,7 @@ static int local_ok(struct _TP_POOL *pool, __u64 w, struct tpio_batch *b)
 	if (!self || self->pool != pool || tpio_w_queued(w) != 1)
 		return 0;
 	t = atomic_load_explicit(&self->lq_tail, memory_order_relaxed);
-	/* acquire: pairs with the head's move by a thief (stall.c) */
+	/* acquire: pairs with the head's move by a thief (stall_detector.c) */
 	if (t - atomic_load_explicit(&self->lq_head, memory_order_acquire) >=
 	    TPIO_LOCAL_MAX)
 		return 0;

@@ -349,7 +349,7 @@ struct tpio_binding {
 
 TPIO_HIDDEN int tpio_io_from_fd(int fd, struct tpio_binding *b);
 
-/* ---- completions (post.c) ---- */
+/* ---- completions (completion.c) ---- */
 
 /*
  * Deliver a completion to @t's pool: the arrival rule with a CAS on the
@@ -370,7 +370,7 @@ TPIO_HIDDEN int tpio_complete(const struct tpio_target *t, __u64 overlapped,
 			      struct tpio_batch *batch);
 TPIO_HIDDEN void tpio_complete_flush(struct tpio_batch *batch);
 
-/* ---- sched.c (the shared scheduler; pool->mu held unless said) ---- */
+/* ---- scheduler.c (the shared scheduler; pool->mu held unless said) ---- */
 TPIO_HIDDEN void tpio_pull_ring(struct _TP_POOL *pool);
 TPIO_HIDDEN int tpio_pick(struct _TP_POOL *pool, struct tpio_cqe *out);
 TPIO_HIDDEN int tpio_sched_add(struct _TP_POOL *pool,
@@ -379,7 +379,7 @@ TPIO_HIDDEN void tpio_sched_free(struct _TP_POOL *pool);
 TPIO_HIDDEN int tpio_ring_nonempty(struct _TP_POOL *pool);
 TPIO_HIDDEN struct tpio_entry *tpio_entry_new(void);
 
-/* ---- pool.c, worker.c, stall.c ---- */
+/* ---- pool.c, worker.c, stall_detector.c ---- */
 #define TPIO_POOL_THREADS_CAP	TPIO_W_MAX(RUNNING)	/* 1023 */
 /* a new pool, or the process's default one: 0 or -errno (-EOPNOTSUPP:
  * no transport can be used); worker.c */
@@ -421,7 +421,7 @@ TPIO_HIDDEN void tpio_io_unpark(struct _TP_IO *io, uint32_t inc,
 				struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_io_parkq_drop(struct _TP_IO *io);
 
-/* ---- the I/O family: overlapped.c, socket.c, uring.c, fdtab.c ---- */
+/* ---- the I/O family: overlapped.c, socket.c, io_engine.c, fd_table.c ---- */
 
 /* what an fd is, for the I/O family (0: not known yet) */
 enum { TPIO_FD_FILE = 1, TPIO_FD_STREAM, TPIO_FD_SOCKET };
@@ -482,7 +482,7 @@ struct tpio_io_req {
 
 #define TPIO_STATUS_PENDING	0x103	/* OVERLAPPED.Internal while pending */
 
-/* per-fd state of the I/O family (fdtab.c): found without a lock */
+/* per-fd state of the I/O family (fd_table.c): found without a lock */
 struct tpio_op;
 struct tpio_fd {
 	struct _TP_IO *_Atomic io;	/* the bound TP_IO, or NULL */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Pools: the backend, pool objects and their thread counts. The workers
- * themselves are in worker.c, the shared scheduler in sched.c.
+ * themselves are in worker.c, the shared scheduler in scheduler.c.
  *
  * Locking: pool->mu protects the scheduler (slots[], rr[], the entry free
  * list), the worker list and counts, and the pool's state; the counters
@@ -207,7 +207,7 @@ static struct tpio_worker *worker_new(struct _TP_POOL *pool)
 	}
 	w->pool = pool;
 	tpio_list_push(&pool->workers, &w->link);
-	/* atomic stores: post.c reads the count without the lock */
+	/* atomic stores: completion.c reads the count without the lock */
 	__atomic_store_n(&pool->threads, pool->threads + 1, __ATOMIC_RELAXED);
 	return w;
 }

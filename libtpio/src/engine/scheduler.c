@@ -2,7 +2,7 @@
 /*
  * The shared scheduler of a pool, and the consumer of its port's ring.
  *
- * Entries come from the fast path of post.c (pushed directly) and from the
+ * Entries come from the fast path of completion.c (pushed directly) and from the
  * port's ring (the slow path, and posts from other processes). They wait
  * in per-object FIFO queues, kept on one round-robin list per priority.
  * All of it is protected by pool->mu (callers hold it); sched_count is

@@ -94,7 +94,7 @@ int tpio_io_valid(PTP_IO io)
 	       atomic_load(&io->magic) == TPIO_IO_MAGIC;
 }
 
-/* ---- fd bindings: one live TP_IO per fd (fdtab.c) ---- */
+/* ---- fd bindings: one live TP_IO per fd (fd_table.c) ---- */
 
 static int fd_bind(int fd, struct _TP_IO *io)
 {

@@ -14,8 +14,8 @@
  * active (pool->running) until it next finds none; work queued for others
  * wakes an idle worker only while fewer than the concurrency value are
  * active. A completion posted by an active worker is kept for itself
- * (post.c). When that leaves work waiting behind a callback that blocks,
- * the stall detector (stall.c) wakes another worker after one tick.
+ * (completion.c). When that leaves work waiting behind a callback that blocks,
+ * the stall detector (stall_detector.c) wakes another worker after one tick.
  */
 #include <errno.h>
 #include <signal.h>

@@ -172,7 +172,7 @@ static int k_post(struct tpio_port *port, struct tpio_completion *c,
 	memset(&a, 0, sizeof(a));
 	a.completions = (__u64)(uintptr_t)c;
 	a.count = count;
-	/* each completion's result, as the user transport gives it (post.c) */
+	/* each completion's result, as the user transport gives it (completion.c) */
 	a.flags = TPIO_POST_RESULTS;
 	ret = kioctl(K(port)->fd, TPIO_IOC_POST, &a);
 	*done = a.done;
