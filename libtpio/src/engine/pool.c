@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * Pools: the backend, pool objects and their thread counts. The workers
- * themselves are in worker.c, the shared scheduler in scheduler.c.
+ * Pools: the backend, pool objects, their thread counts and NT's wake-up
+ * and admission rules (tpio_pool_wake, tpio_worker_take_place). The
+ * workers' loop is in worker.c, the shared scheduler in scheduler.c.
+ *
+ * pool.c is low in the engine: completion.c, io_engine.c and the stall
+ * detector call it. What it needs from the files above it (a worker
+ * thread's body, the pool's destruction, the engine's doorbell, the stall
+ * detector's tick) it calls through pool->ops, which worker.c registers
+ * when it creates the pool (Documentation/map.rst).
  *
  * Locking: pool->mu protects the scheduler (slots[], rr[], the entry free
  * list), the worker list and counts, and the pool's state; the counters

@@ -16,6 +16,10 @@
  * active. A completion posted by an active worker is kept for itself
  * (completion.c). When that leaves work waiting behind a callback that blocks,
  * the stall detector (stall_detector.c) wakes another worker after one tick.
+ *
+ * worker.c is the top of the engine: it also creates and destroys pools
+ * (tpio_pool_create, tpio_default_pool, tpio_pool_destroy), registering
+ * with each the ops through which pool.c reaches the files above it.
  */
 #include <errno.h>
 #include <signal.h>
