@@ -21,14 +21,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
+#include "engine.h"
 
 /* ---- type-stable TP_IO allocation ---- */
 
 #define IO_CHUNK 64
 
 static pthread_mutex_t slab_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct _TP_IO *slab_free;	/* protected by slab_mu */
+static struct tpio_stack slab_free;	/* _TP_IO.free_node, slab_mu */
 static _Atomic ULONG io_live;
 
 static struct _TP_IO *io_alloc(void)
@@ -36,7 +36,7 @@ static struct _TP_IO *io_alloc(void)
 	struct _TP_IO *io;
 
 	pthread_mutex_lock(&slab_mu);
-	if (!slab_free) {
+	if (!slab_free.top) {
 		struct _TP_IO *chunk = calloc(IO_CHUNK, sizeof(*chunk));
 		int i;
 
@@ -45,13 +45,11 @@ static struct _TP_IO *io_alloc(void)
 			return NULL;
 		}
 		/* never freed: a stale PTP_IO can always be read safely */
-		for (i = 0; i < IO_CHUNK; i++) {
-			chunk[i].free_next = slab_free;
-			slab_free = &chunk[i];
-		}
+		for (i = 0; i < IO_CHUNK; i++)
+			tpio_stack_push(&slab_free, &chunk[i].free_node);
 	}
-	io = slab_free;
-	slab_free = io->free_next;
+	io = tpio_container_of(tpio_stack_pop(&slab_free), struct _TP_IO,
+			       free_node);
 	pthread_mutex_unlock(&slab_mu);
 	atomic_store(&io->closing, 0);
 	{
@@ -65,12 +63,13 @@ static struct _TP_IO *io_alloc(void)
 		atomic_store(&io->inc, inc);
 	}
 	io->group = NULL;
-	io->g_next = io->g_prev = NULL;
+	io->group_remove = NULL;
+	tpio_link_init(&io->g_link);
 	io->g_hold = io->g_free_deferred = 0;
-	io->free_next = NULL;
+	io->free_node.next = NULL;
 	atomic_store(&io->parked, 0);
 	atomic_flag_clear(&io->park_lock);
-	io->parkq = io->parkq_tail = NULL;
+	io->parkq.head = io->parkq.tail = NULL;
 	atomic_fetch_add(&io_live, 1);
 	return io;
 }
@@ -79,8 +78,7 @@ static void io_dealloc(struct _TP_IO *io)
 {
 	atomic_store(&io->magic, TPIO_IO_DEAD);
 	pthread_mutex_lock(&slab_mu);
-	io->free_next = slab_free;
-	slab_free = io;
+	tpio_stack_push(&slab_free, &io->free_node);
 	pthread_mutex_unlock(&slab_mu);
 	atomic_fetch_sub(&io_live, 1);
 }
@@ -96,15 +94,7 @@ int tpio_io_valid(PTP_IO io)
 	       atomic_load(&io->magic) == TPIO_IO_MAGIC;
 }
 
-__u64 tpio_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
-}
-
-/* ---- fd bindings: one live TP_IO per fd (fdtab.c) ---- */
+/* ---- fd bindings: one live TP_IO per fd (fd_table.c) ---- */
 
 static int fd_bind(int fd, struct _TP_IO *io)
 {
@@ -174,7 +164,7 @@ void tpio_io_release(struct _TP_IO *io)
 
 void tpio_io_free_now(struct _TP_IO *io)
 {
-	if (io->group && !tpio_group_remove(io))
+	if (io->group && !io->group_remove(io))
 		return;	/* a group release holds it and frees it */
 	tpio_io_release(io);
 }
@@ -210,8 +200,7 @@ void tpio_io_end(struct _TP_IO *io, int associated)
 	uint32_t handle = io->handle, inc = atomic_load(&io->inc);
 	__u64 w;
 
-	w = __atomic_sub_fetch(io->word, tpio_w_end_delta(associated),
-			       __ATOMIC_SEQ_CST);
+	w = tpio_word_end(io->word, associated);
 	maybe_wake(io, port, handle, w);
 	tpio_io_try_free(io, inc);
 }
@@ -241,194 +230,6 @@ int tpio_drain(struct _TP_IO *io, uint32_t flags)
 	return ret;
 }
 
-/* ---- the API ---- */
-
-static int env_check(PTP_CALLBACK_ENVIRON e)
-{
-	if (!e)
-		return 0;
-	if (e->Version != 1 && e->Version != 3)
-		return ERROR_INVALID_PARAMETER;
-	if (e->Version == 3 &&
-	    (unsigned int)e->CallbackPriority >= TP_CALLBACK_PRIORITY_INVALID)
-		return ERROR_INVALID_PARAMETER;
-	if (e->RaceDll || e->ActivationContext)
-		return ERROR_CALL_NOT_IMPLEMENTED;
-	if (e->Pool && !tpio_pool_valid(e->Pool))
-		return ERROR_INVALID_PARAMETER;
-	if (e->CleanupGroup && !tpio_group_valid(e->CleanupGroup))
-		return ERROR_INVALID_PARAMETER;
-	return 0;
-}
-
-PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
-			  PTP_CALLBACK_ENVIRON pcbe)
-{
-	struct _TP_POOL *pool;
-	struct _TP_IO *io;
-	DWORD err;
-	int fd, ret;
-
-	if (!tpio_transport_get()) {
-		SetLastError(ERROR_NOT_SUPPORTED);
-		return NULL;
-	}
-	fd = tpio_handle_is_fd(fl) ? tpio_fd_from_handle(fl) : -1;
-	if (fd < 0 || fcntl(fd, F_GETFD) < 0) {
-		SetLastError(ERROR_INVALID_HANDLE);
-		return NULL;
-	}
-	if (!pfnio) {
-		SetLastError(ERROR_INVALID_PARAMETER);
-		return NULL;
-	}
-	err = env_check(pcbe);
-	if (err) {
-		SetLastError(err);
-		return NULL;
-	}
-	pool = pcbe && pcbe->Pool ? pcbe->Pool : tpio_default_pool();
-	if (!pool)
-		return NULL;	/* last error set */
-	io = io_alloc();
-	if (!io) {
-		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
-		return NULL;
-	}
-	atomic_store(&io->fd, -1);
-	ret = fd_bind(fd, io);
-	if (ret) {
-		io_dealloc(io);
-		SetLastError(ret == -EBUSY ? ERROR_INVALID_PARAMETER :
-			     ERROR_NOT_ENOUGH_MEMORY);
-		return NULL;
-	}
-	atomic_store(&io->fd, fd);
-	atomic_store(&io->fd_kind, 0);
-	atomic_store(&io->notify_modes, 0);
-	io->pool = pool;
-	io->cb = pfnio;
-	io->ctx = pv;
-	io->prio = pcbe && pcbe->Version >= 3 ? pcbe->CallbackPriority :
-		   TP_CALLBACK_PRIORITY_NORMAL;
-	io->long_function = pcbe ? pcbe->u.s.LongFunction : 0;
-	io->persistent = pcbe ? pcbe->u.s.Persistent : 0;
-	io->finalization = pcbe ? pcbe->FinalizationCallback : NULL;
-	io->cancel_cb = pcbe ? pcbe->CleanupGroupCancelCallback : NULL;
-
-	ret = pool->port.t->io_create(&pool->port, (__u64)(uintptr_t)io,
-				      &io->handle);
-	if (ret) {
-		fd_unbind(fd, io);
-		io_dealloc(io);
-		SetLastError(ret == -ENOSPC ? ERROR_NOT_ENOUGH_MEMORY :
-			     ret == -EDQUOT ? ERROR_NOT_ENOUGH_QUOTA :
-			     tpio_win32_from_errno(-ret));
-		return NULL;
-	}
-	io->slot = TPIO_IO_SLOT(io->handle);
-	__atomic_store_n(&io->word, &pool->port.r.words[io->slot],
-			 __ATOMIC_RELEASE);
-	if (tpio_pool_add_io(pool, io)) {
-		pool->port.t->io_close(&pool->port, io->handle);
-		fd_unbind(fd, io);
-		io_dealloc(io);
-		SetLastError(ERROR_INVALID_PARAMETER);
-		return NULL;
-	}
-	atomic_store(&io->magic, TPIO_IO_MAGIC);
-	if (pcbe && pcbe->CleanupGroup)
-		tpio_group_add(pcbe->CleanupGroup, io);
-	return io;
-}
-
-VOID StartThreadpoolIo(PTP_IO pio)
-{
-	__u64 w, next;
-
-	if (!tpio_io_valid(pio)) {
-		tpio_diag("StartThreadpoolIo(%p): not a live TP_IO", (void *)pio);
-		return;
-	}
-	if (atomic_load_explicit(&pio->closing, memory_order_relaxed)) {
-		tpio_diag("StartThreadpoolIo(%p): object is closed", (void *)pio);
-		return;
-	}
-	w = tpio_word_load(pio->word);
-	do {
-		if (!tpio_w_start(w, &next)) {
-			tpio_warn("StartThreadpoolIo(%p): %u I/Os already pending, start refused",
-				  (void *)pio, tpio_w_pending(w));
-			SetLastError(ERROR_TOO_MANY_POSTS);
-			return;
-		}
-	} while (!__atomic_compare_exchange_n(pio->word, &w, next, 0,
-					      __ATOMIC_SEQ_CST,
-					      __ATOMIC_SEQ_CST));
-}
-
-VOID CancelThreadpoolIo(PTP_IO pio)
-{
-	struct tpio_port *port;
-	uint32_t handle, inc;
-	__u64 w, next;
-
-	if (!tpio_io_valid(pio)) {
-		tpio_diag("CancelThreadpoolIo(%p): not a live TP_IO", (void *)pio);
-		return;
-	}
-	/* after the RMW a closing object may be freed by another thread */
-	inc = atomic_load(&pio->inc);
-	port = &pio->pool->port;
-	handle = pio->handle;
-	w = tpio_word_load(pio->word);
-	do {
-		if (!tpio_w_cancel(w, &next)) {
-			tpio_diag("CancelThreadpoolIo(%p): nothing pending (ignored)",
-				  (void *)pio);
-			return;
-		}
-	} while (!__atomic_compare_exchange_n(pio->word, &w, next, 0,
-					      __ATOMIC_SEQ_CST,
-					      __ATOMIC_SEQ_CST));
-	maybe_wake(pio, port, handle, next);
-	tpio_io_try_free(pio, inc);
-}
-
-VOID WaitForThreadpoolIoCallbacks(PTP_IO pio, BOOL fCancelPendingCallbacks)
-{
-	struct _TP_CALLBACK_INSTANCE *inst = tpio_cur_instance;
-	uint32_t flags = fCancelPendingCallbacks ? TPIO_DRAIN_CANCEL : 0;
-
-	uint32_t inc;
-
-	if (!tpio_io_valid(pio)) {
-		tpio_diag("WaitForThreadpoolIoCallbacks(%p): not a live TP_IO",
-			  (void *)pio);
-		return;
-	}
-	inc = atomic_load(&pio->inc);
-	if (inst && inst->io == pio && inst->associated) {
-		tpio_diag("WaitForThreadpoolIoCallbacks(%p) from its own callback: not waiting for the caller",
-			  (void *)pio);
-		flags |= TPIO_DRAIN_SELF;
-	}
-	if (!(flags & TPIO_DRAIN_CANCEL) &&
-	    tpio_w_drained(tpio_word_load(pio->word), flags))
-		return;
-	tpio_drain(pio, flags);
-	tpio_io_try_free(pio, inc);
-}
-
-VOID CloseThreadpoolIo(PTP_IO pio)
-{
-	if (!tpio_io_valid(pio)) {
-		tpio_diag("CloseThreadpoolIo(%p): not a live TP_IO", (void *)pio);
-		return;
-	}
-	tpio_io_close_internal(pio, 0);
-}
-
 /*
  * Release the fd binding, mark closing, free if drained. The binding goes
  * first: once closing is set another thread may free (and reuse) the struct.
@@ -452,25 +253,92 @@ void tpio_io_close_internal(struct _TP_IO *io, int from_group)
 	tpio_io_try_free(io, inc);
 }
 
-BOOL tpio_post_completion(PTP_IO io, LPOVERLAPPED ov, ULONG io_result,
-			  ULONG_PTR bytes)
+/* ---- the object's transitions (each one rule of common/tpio_word.h) ---- */
+
+/*
+ * A new object on @pool for @fd: 0 and *out, or -EBUSY (the fd is bound
+ * already), -ENOMEM, -ENOSPC, -EDQUOT (the port's limits), -EINVAL (the
+ * pool is closing) or another -errno of the transport.
+ */
+int tpio_io_create(struct _TP_POOL *pool, int fd,
+		   const struct tpio_io_params *p, struct _TP_IO **out)
 {
-	struct tpio_target t;
+	struct _TP_IO *io = io_alloc();
 	int ret;
 
-	if (!tpio_io_valid(io)) {
-		SetLastError(ERROR_INVALID_HANDLE);
-		return FALSE;
-	}
-	t.pool = io->pool;
-	t.io = io;
-	t.handle = io->handle;
-	t.epoch = tpio_w_epoch(tpio_word_load(io->word));
-	ret = tpio_complete(&t, (__u64)(uintptr_t)ov, io_result, bytes, NULL);
+	if (!io)
+		return -ENOMEM;
+	atomic_store(&io->fd, -1);
+	ret = fd_bind(fd, io);
 	if (ret) {
-		SetLastError(ret == -ENOENT ? ERROR_INVALID_HANDLE :
-			     tpio_win32_from_errno(-ret));
-		return FALSE;
+		io_dealloc(io);
+		return ret;
 	}
-	return TRUE;
+	atomic_store(&io->fd, fd);
+	atomic_store(&io->fd_kind, 0);
+	atomic_store(&io->notify_modes, 0);
+	io->pool = pool;
+	io->cb = p->cb;
+	io->ctx = p->ctx;
+	io->prio = p->prio;
+	io->long_function = p->long_function;
+	io->persistent = p->persistent;
+	io->finalization = p->finalization;
+	io->cancel_cb = p->cancel_cb;
+
+	ret = pool->port.t->io_create(&pool->port, (__u64)(uintptr_t)io,
+				      &io->handle);
+	if (ret) {
+		fd_unbind(fd, io);
+		io_dealloc(io);
+		return ret;
+	}
+	io->slot = TPIO_IO_SLOT(io->handle);
+	__atomic_store_n(&io->word, &pool->port.r.words[io->slot],
+			 __ATOMIC_RELEASE);
+	if (tpio_pool_add_io(pool, io)) {
+		pool->port.t->io_close(&pool->port, io->handle);
+		fd_unbind(fd, io);
+		io_dealloc(io);
+		return -EINVAL;
+	}
+	atomic_store(&io->magic, TPIO_IO_MAGIC);
+	*out = io;
+	return 0;
+}
+
+/* StartThreadpoolIo: one more pending; -EBUSY at the limit. */
+int tpio_io_start(struct _TP_IO *io)
+{
+	__u64 old;
+
+	if (tpio_word_start(io->word, &old))
+		return 0;
+	tpio_warn("StartThreadpoolIo(%p): %u I/Os already pending, start refused",
+		  (void *)io, tpio_w_pending(old));
+	return -EBUSY;
+}
+
+/* CancelThreadpoolIo: one pending less; -ENOENT when none was. */
+int tpio_io_cancel(struct _TP_IO *io)
+{
+	/* after the RMW a closing object may be freed by another thread */
+	uint32_t inc = atomic_load(&io->inc);
+	struct tpio_port *port = &io->pool->port;
+	uint32_t handle = io->handle;
+	__u64 next;
+
+	if (!tpio_word_cancel(io->word, &next))
+		return -ENOENT;
+	maybe_wake(io, port, handle, next);
+	tpio_io_try_free(io, inc);
+	return 0;
+}
+
+/* DisassociateCurrentThreadFromCallback: the callback no longer counts. */
+void tpio_io_disassociate(struct _TP_IO *io)
+{
+	__u64 w = tpio_word_disassociate(io->word);
+
+	maybe_wake(io, &io->pool->port, io->handle, w);
 }

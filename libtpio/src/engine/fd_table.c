@@ -8,7 +8,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include "internal.h"
+#include "engine.h"
 
 #define FD_CHUNK_SHIFT	10
 #define FD_CHUNK	(1U << FD_CHUNK_SHIFT)

@@ -3,10 +3,10 @@
  * Overlapped socket calls that ReadFile/WriteFile do not cover: accept and
  * connect (the roles of Windows' AcceptEx and ConnectEx). Receives and
  * sends are ReadFile/WriteFile on the socket's handle (overlapped.c). Both
- * calls always pend; the engine (uring.c) runs them.
+ * calls always pend; the engine (io_engine.c) runs them.
  */
 #include <string.h>
-#include "internal.h"
+#include "api.h"
 
 BOOL tpio_accept(HANDLE hListen, HANDLE *phAccepted, LPOVERLAPPED lpOverlapped)
 {

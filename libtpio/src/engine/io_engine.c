@@ -48,7 +48,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
+#include "engine.h"
 
 #define OPS_PER_CHUNK	256
 #define OPS_MAX		32768
@@ -639,7 +639,7 @@ static void finish(struct tpio_op *op, DWORD status, ULONG_PTR bytes,
 		return;
 	if (stream_read(op))
 		fifo_next(op);
-	tpio_ov_finish(op->r.ov, op->r.event, status, bytes);
+	op->r.up->finish(op->r.ov, op->r.event, status, bytes);
 	if (to.pool && !atomic_load(&e->dying)) {
 		if (b && b->pool != to.pool)
 			b = NULL;
@@ -656,7 +656,7 @@ static void finish_error(struct tpio_op *op, int res, struct tpio_batch *b)
 	if (res == -ECANCELED || (op_cancelled(op) && res == -EINTR))
 		status = ERROR_OPERATION_ABORTED;
 	else
-		status = tpio_win32_from_errno(-res);
+		status = op->r.up->status_from_errno(-res);
 	finish(op, status, op->r.done, b);
 }
 
@@ -826,7 +826,7 @@ static void on_cqe(struct tpio_op *op, int res, struct tpio_batch *b)
 	}
 	switch (op->r.kind) {
 	case TPIO_OP_ACCEPT:
-		*op->r.accepted = tpio_handle_from_fd(res);
+		*op->r.accepted = op->r.up->handle_from_fd(res);
 		finish(op, ERROR_SUCCESS, 0, b);
 		break;
 	case TPIO_OP_CONNECT:
@@ -1056,6 +1056,14 @@ static void svc_kick(void)
 		tpio_engine_doorbell(&S.eng);
 }
 
+/* the stall detector's tick (tpio_stall_register sets it) */
+static int (*_Atomic svc_tick)(uint32_t starved);
+
+void tpio_service_set_tick(int (*tick)(uint32_t starved))
+{
+	atomic_store(&svc_tick, tick);
+}
+
 /* The stall detector's tick is wanted (pool.c): start ticking. */
 void tpio_service_tick_on(void)
 {
@@ -1157,7 +1165,9 @@ static void *svc_main(void *arg)
 			__u64 now = tpio_now_ns();
 
 			if (now >= next_tick) {
-				if (tpio_stall_tick(atomic_load(&O.starved)))
+				int (*tick)(uint32_t) = atomic_load(&svc_tick);
+
+				if (tick && tick(atomic_load(&O.starved)))
 					quiet = 0;
 				else if (++quiet >= TICKS_QUIET)
 					atomic_store(&S.ticking, 0);

@@ -14,106 +14,19 @@
  * active (pool->running) until it next finds none; work queued for others
  * wakes an idle worker only while fewer than the concurrency value are
  * active. A completion posted by an active worker is kept for itself
- * (post.c). When that leaves work waiting behind a callback that blocks,
- * the stall detector (stall.c) wakes another worker after one tick.
+ * (completion.c). When that leaves work waiting behind a callback that blocks,
+ * the stall detector (stall_detector.c) wakes another worker after one tick.
+ *
+ * worker.c is the top of the engine: it also creates and destroys pools
+ * (tpio_pool_create, tpio_default_pool, tpio_pool_destroy), registering
+ * with each the ops through which pool.c reaches the files above it.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "engine.h"
 
-__thread struct tpio_worker *tpio_self;
-
-/* ---- waking ---- */
-
-/* *@v - 1 unless it is 0: 1 when it took one. */
-static int take_one(_Atomic uint32_t *v)
-{
-	uint32_t n = atomic_load(v);
-
-	while (n)
-		if (atomic_compare_exchange_weak(v, &n, n - 1))
-			return 1;
-	return 0;
-}
-
-/* Take back one count of pool->woken, if there is one. */
-static void claim_wake(struct _TP_POOL *pool)
-{
-	take_one(&pool->woken);
-}
-
-/*
- * Wake one idle worker (a sleeper, else the leader); 1 when one was. The
- * woken worker counts as active (pool->woken) until it claims the wake on
- * its way out of the sleep, so that a burst of posts does not wake more
- * workers than the concurrency value asks for (NT does the same: a thread
- * released from the port is active at once). A wake counts only when the
- * transport says it picked a sleeper: one that left its sleep by itself
- * meanwhile (a timeout, the wake sequence) is not relied on.
- */
-int tpio_pool_wake_one(struct _TP_POOL *pool)
-{
-	struct tpio_engine *e;
-
-	if (__atomic_load_n(pool->port.r.waiters, __ATOMIC_SEQ_CST)) {
-		atomic_fetch_add(&pool->woken, 1);
-		if (pool->port.t->wake_workers(&pool->port, 1) > 0)
-			return 1;
-		claim_wake(pool);
-	}
-	e = atomic_load(&pool->eng);
-	if (e && atomic_load(&pool->leader_asleep) &&
-	    atomic_exchange(&pool->leader_asleep, 0)) {
-		atomic_fetch_add(&pool->woken, 1);
-		tpio_engine_doorbell(e);
-		return 1;
-	}
-	return 0;
-}
-
-/*
- * Rely on a spinning worker for one entry: it counts as woken, and its
- * spin is claimed (pool->spinning counts the spins nobody relies on yet),
- * so that no two entries rely on the same spinner. 1 when one was.
- */
-static int claim_spinner(struct _TP_POOL *pool)
-{
-	if (!atomic_load(&pool->spinning))
-		return 0;
-	atomic_fetch_add(&pool->woken, 1);
-	if (take_one(&pool->spinning))
-		return 1;
-	claim_wake(pool);
-	return 0;
-}
-
-/*
- * @entries were queued where idle workers find them (the shared scheduler
- * or the port's ring). First the wake sequence moves (the futex rule of
- * the transports' worker_wait), then NT's rule: wake idle workers while
- * fewer than the concurrency value are active, spinning ones first (they
- * need no system call), else start a worker within the pool's maximum.
- */
-void tpio_pool_wake(struct _TP_POOL *pool, uint32_t entries)
-{
-	uint32_t i;
-
-	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
-	for (i = 0; i < entries; i++) {
-		if (atomic_load(&pool->running) + atomic_load(&pool->woken) >=
-		    pool->concurrency) {
-			tpio_pool_watch(pool);
-			return;
-		}
-		if (claim_spinner(pool) || tpio_pool_wake_one(pool))
-			continue;
-		if (!tpio_spawn(pool))
-			tpio_pool_watch(pool);
-		return;
-	}
-}
 
 /* ---- one worker ---- */
 
@@ -129,39 +42,10 @@ static void set_active(struct _TP_POOL *pool, struct tpio_worker *self,
 		atomic_fetch_sub(&pool->running, 1);
 }
 
-/*
- * An idle worker becomes active if fewer than the concurrency value are:
- * the place is taken with the check, so two idle workers that look at
- * once never both get the last one. 1 when it did.
- */
-int tpio_worker_take_place(struct _TP_POOL *pool, struct tpio_worker *self)
-{
-	uint32_t r = atomic_load(&pool->running);
-
-	if (self->active)
-		return 1;
-	while (r < pool->concurrency) {
-		if (atomic_compare_exchange_weak(&pool->running, &r, r + 1)) {
-			self->active = 1;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 /* Begin the callback of @c (queued--, running++, assoc++); 0 if stale. */
 static int begin(struct _TP_POOL *pool, const struct tpio_cqe *c)
 {
-	__u64 *word = &pool->port.r.words[c->slot];
-	__u64 w = tpio_word_load(word), next;
-
-	do {
-		if (!tpio_w_begin(w, c->epoch, &next))
-			return 0;
-	} while (!__atomic_compare_exchange_n(word, &w, next, 0,
-					      __ATOMIC_SEQ_CST,
-					      __ATOMIC_SEQ_CST));
-	return 1;
+	return tpio_word_begin(&pool->port.r.words[c->slot], c->epoch);
 }
 
 /*
@@ -198,7 +82,7 @@ static int admitted(struct _TP_POOL *pool, struct tpio_worker *self, int use)
 		       atomic_load(&pool->grants);
 	if (tpio_worker_take_place(pool, self))
 		return 1;
-	if (!take_one(&pool->grants))
+	if (!tpio_take_one(&pool->grants))
 		return 0;
 	set_active(pool, self, 1);
 	return 1;
@@ -250,7 +134,9 @@ static void run_callback(struct _TP_POOL *pool, struct tpio_worker *self,
 	if (io->finalization)
 		io->finalization(&inst, io->ctx);
 	tpio_cur_instance = NULL;
-	tpio_run_instance_actions(&inst);
+	/* the API's actions for the callback's end (SetEventWhen...) */
+	if (inst.on_return)
+		inst.on_return(&inst);
 	tpio_io_end(io, inst.associated);
 }
 
@@ -273,27 +159,6 @@ static int engine_unled(struct _TP_POOL *pool, struct tpio_engine *e)
 {
 	return e && !atomic_load(&pool->leader) &&
 	       (tpio_engine_cq_ready(e) || tpio_engine_unsubmitted(e));
-}
-
-/*
- * May @self own io_uring requests of the pool's engine? A request dies
- * with the thread that submitted it, so such a worker never retires; at
- * most concurrency + 2 of them per pool.
- */
-int tpio_pool_bind(struct _TP_POOL *pool, struct tpio_worker *self)
-{
-	int ok;
-
-	if (self->engine_bound)
-		return 1;
-	pthread_mutex_lock(&pool->mu);
-	ok = pool->bound < pool->concurrency + 2;
-	if (ok) {
-		pool->bound++;
-		self->engine_bound = 1;
-	}
-	pthread_mutex_unlock(&pool->mu);
-	return ok;
 }
 
 static void leader_release(struct _TP_POOL *pool, struct tpio_engine *e)
@@ -363,7 +228,7 @@ static int lead(struct _TP_POOL *pool, struct tpio_worker *self)
 		}
 		tpio_engine_wait(e);
 		atomic_store(&pool->leader_asleep, 0);
-		claim_wake(pool);
+		tpio_claim_wake(pool);
 	}
 	return 1;
 }
@@ -398,8 +263,8 @@ static int spin(struct _TP_POOL *pool, struct tpio_worker *self)
 	 * None left to end: a poster relied on this spin (claim_spinner;
 	 * spinners are interchangeable): look again.
 	 */
-	if (!take_one(&pool->spinning)) {
-		claim_wake(pool);
+	if (!tpio_take_one(&pool->spinning)) {
+		tpio_claim_wake(pool);
 		found = 1;
 	}
 	return found;
@@ -420,7 +285,7 @@ static int sleep_idle(struct _TP_POOL *pool, struct tpio_worker *self)
 	ret = pool->port.t->worker_wait(&pool->port,
 		tpio_now_ns() + tpio_config()->idle_timeout_ms * 1000000ULL,
 		seq);
-	claim_wake(pool);
+	tpio_claim_wake(pool);
 	return ret;
 }
 
@@ -491,4 +356,50 @@ void *tpio_worker_main(void *arg)
 	}
 	worker_exit(pool, self);	/* unlocks pool->mu */
 	return NULL;
+}
+
+/* ---- pools: the top of the engine creates and destroys them ---- */
+
+static const struct tpio_pool_ops pool_ops = {
+	.worker_main = tpio_worker_main,
+	.destroy = tpio_pool_destroy,
+	.doorbell = tpio_engine_doorbell,
+	.watch = tpio_service_tick_on,
+};
+
+int tpio_pool_create(int is_default, struct _TP_POOL **out)
+{
+	int ret = tpio_pool_new(is_default, &pool_ops, out);
+
+	if (!ret)
+		tpio_stall_register(*out);
+	return ret;
+}
+
+/* No worker runs and no object is left: free everything. */
+void tpio_pool_destroy(struct _TP_POOL *pool)
+{
+	struct tpio_engine *e = atomic_load(&pool->eng);
+
+	tpio_stall_unregister(pool);
+	pool->magic = 0;
+	if (e)
+		tpio_engine_destroy(e);
+	tpio_pool_free(pool);
+}
+
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+static struct _TP_POOL *default_pool;
+static int default_error;
+
+static void default_create(void)
+{
+	default_error = tpio_pool_create(1, &default_pool);
+}
+
+int tpio_default_pool(struct _TP_POOL **out)
+{
+	pthread_once(&default_once, default_create);
+	*out = default_pool;
+	return default_error;
 }

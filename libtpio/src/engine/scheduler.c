@@ -2,7 +2,7 @@
 /*
  * The shared scheduler of a pool, and the consumer of its port's ring.
  *
- * Entries come from the fast path of post.c (pushed directly) and from the
+ * Entries come from the fast path of completion.c (pushed directly) and from the
  * port's ring (the slow path, and posts from other processes). They wait
  * in per-object FIFO queues, kept on one round-robin list per priority.
  * All of it is protected by pool->mu (callers hold it); sched_count is
@@ -16,7 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "engine.h"
 
 #define PULL_BATCH	64
 
@@ -27,19 +27,14 @@ struct tpio_entry *tpio_entry_new(void)
 
 static struct tpio_entry *entry_get(struct _TP_POOL *pool)
 {
-	struct tpio_entry *e = pool->free_entries;
+	struct tpio_entry *e = tpio_entry_of(tpio_stack_pop(&pool->free_entries));
 
-	if (e) {
-		pool->free_entries = e->next;
-		return e;
-	}
-	return tpio_entry_new();
+	return e ? e : tpio_entry_new();
 }
 
 static void entry_put(struct _TP_POOL *pool, struct tpio_entry *e)
 {
-	e->next = pool->free_entries;
-	pool->free_entries = e;
+	tpio_stack_push(&pool->free_entries, &e->node);
 }
 
 static void rr_append(struct _TP_POOL *pool, uint32_t slot)
@@ -78,17 +73,10 @@ int tpio_sched_add(struct _TP_POOL *pool, const struct tpio_cqe *c, int front)
 	}
 	e->cqe = *c;
 	q = &pool->slots[c->slot];
-	if (front && q->head) {
-		e->next = q->head;
-		q->head = e;
-	} else {
-		e->next = NULL;
-		if (q->tail)
-			q->tail->next = e;
-		else
-			q->head = e;
-		q->tail = e;
-	}
+	if (front)
+		tpio_fifo_push_front(&q->q, &e->node);
+	else
+		tpio_fifo_push(&q->q, &e->node);
 	if (!q->listed)
 		rr_append(pool, c->slot);
 	atomic_fetch_add(&pool->sched_count, 1);
@@ -102,15 +90,11 @@ void tpio_sched_free(struct _TP_POOL *pool)
 	uint32_t i;
 
 	for (i = 0; i < pool->port.r.max_objects; i++) {
-		while ((e = pool->slots[i].head)) {
-			pool->slots[i].head = e->next;
+		while ((e = tpio_entry_of(tpio_fifo_pop(&pool->slots[i].q))))
 			free(e);
-		}
 	}
-	while ((e = pool->free_entries)) {
-		pool->free_entries = e->next;
+	while ((e = tpio_entry_of(tpio_stack_pop(&pool->free_entries))))
 		free(e);
-	}
 }
 
 /* Entries wait in the port's ring (a hint: no lock). */
@@ -176,30 +160,20 @@ int tpio_pick(struct _TP_POOL *pool, struct tpio_cqe *out)
 		while (rr->head >= 0) {
 			uint32_t slot = (uint32_t)rr->head;
 			struct tpio_slot_q *q = &pool->slots[slot];
-			struct tpio_entry *e = q->head;
-			__u64 *word = &pool->port.r.words[slot];
-			__u64 w, next;
-			int ok;
+			struct tpio_entry *e = tpio_entry_of(tpio_fifo_pop(&q->q));
 
 			rr->head = q->rr_next;
 			if (rr->head < 0)
 				rr->tail = -1;
 			q->listed = 0;
-			q->head = e->next;
-			if (!q->head)
-				q->tail = NULL;
-			else
+			if (!tpio_fifo_empty(&q->q))
 				rr_append(pool, slot);
 			atomic_fetch_sub(&pool->sched_count, 1);
 			*out = e->cqe;
 			entry_put(pool, e);
 
-			w = tpio_word_load(word);
-			do {
-				ok = tpio_w_begin(w, out->epoch, &next);
-			} while (ok && !__atomic_compare_exchange_n(word, &w, next,
-					0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
-			if (ok)
+			if (tpio_word_begin(&pool->port.r.words[slot],
+					    out->epoch))
 				return 1;
 			/* stale: dropped by a cancel or a close, never run */
 		}

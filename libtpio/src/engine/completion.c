@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "internal.h"
+#include "engine.h"
 
 /* A slow-path POST of one completion: waits for room, never drops. */
 int tpio_post_retry(struct _TP_POOL *pool, struct tpio_completion *c)
@@ -110,7 +110,7 @@ static int local_ok(struct _TP_POOL *pool, __u64 w, struct tpio_batch *b)
 	if (!self || self->pool != pool || tpio_w_queued(w) != 1)
 		return 0;
 	t = atomic_load_explicit(&self->lq_tail, memory_order_relaxed);
-	/* acquire: pairs with the head's move by a thief (stall.c) */
+	/* acquire: pairs with the head's move by a thief (stall_detector.c) */
 	if (t - atomic_load_explicit(&self->lq_head, memory_order_acquire) >=
 	    TPIO_LOCAL_MAX)
 		return 0;
@@ -161,7 +161,6 @@ static int park_append(struct _TP_IO *io, const struct tpio_cqe *c)
 	if (!e)
 		return 0;	/* the shared scheduler then; order is lost */
 	e->cqe = *c;
-	e->next = NULL;
 	tpio_spin_lock(&io->park_lock);
 	v = atomic_load(&io->parked);
 	/* the owner clears a value without PARK_MORE without the lock */
@@ -173,11 +172,7 @@ static int park_append(struct _TP_IO *io, const struct tpio_cqe *c)
 		free(e);
 		return 0;
 	}
-	if (io->parkq_tail)
-		io->parkq_tail->next = e;
-	else
-		io->parkq = e;
-	io->parkq_tail = e;
+	tpio_fifo_push(&io->parkq, &e->node);
 	tpio_spin_unlock(&io->park_lock);
 	return 1;
 }
@@ -185,7 +180,7 @@ static int park_append(struct _TP_IO *io, const struct tpio_cqe *c)
 void tpio_io_unpark(struct _TP_IO *io, uint32_t inc, struct _TP_POOL *pool)
 {
 	uint64_t v = tpio_park_value(inc);
-	struct tpio_entry *q, *next;
+	struct tpio_snode *q, *next;
 	uint32_t n = 0;
 
 	if (atomic_compare_exchange_strong(&io->parked, &v, 0))
@@ -196,8 +191,7 @@ void tpio_io_unpark(struct _TP_IO *io, uint32_t inc, struct _TP_POOL *pool)
 		tpio_spin_unlock(&io->park_lock);
 		return;
 	}
-	q = io->parkq;
-	io->parkq = io->parkq_tail = NULL;
+	q = tpio_fifo_take_all(&io->parkq);
 	atomic_store(&io->parked, 0);
 	tpio_spin_unlock(&io->park_lock);
 	if (!q)
@@ -205,8 +199,8 @@ void tpio_io_unpark(struct _TP_IO *io, uint32_t inc, struct _TP_POOL *pool)
 	pthread_mutex_lock(&pool->mu);
 	for (; q; q = next, n++) {
 		next = q->next;
-		tpio_sched_add(pool, &q->cqe, 0);
-		free(q);
+		tpio_sched_add(pool, &tpio_entry_of(q)->cqe, 0);
+		free(tpio_entry_of(q));
 	}
 	pthread_mutex_unlock(&pool->mu);
 	tpio_pool_wake(pool, n);
@@ -215,16 +209,15 @@ void tpio_io_unpark(struct _TP_IO *io, uint32_t inc, struct _TP_POOL *pool)
 /* At the object's release: park entries left behind are all stale. */
 void tpio_io_parkq_drop(struct _TP_IO *io)
 {
-	struct tpio_entry *q, *next;
+	struct tpio_snode *q, *next;
 
 	tpio_spin_lock(&io->park_lock);
-	q = io->parkq;
-	io->parkq = io->parkq_tail = NULL;
+	q = tpio_fifo_take_all(&io->parkq);
 	atomic_store(&io->parked, 0);
 	tpio_spin_unlock(&io->park_lock);
 	for (; q; q = next) {
 		next = q->next;
-		free(q);
+		free(tpio_entry_of(q));
 	}
 }
 
@@ -259,20 +252,14 @@ int tpio_complete(const struct tpio_target *t, __u64 overlapped,
 	uint32_t slot = TPIO_IO_SLOT(t->handle);
 	struct tpio_completion sc;
 	struct tpio_cqe c;
-	__u64 *word, w, next = 0;
+	__u64 next = 0;
 
 	if (!pool)
 		return 0;
 	if (slot >= pool->port.r.max_objects)
 		goto slow;
-	word = &pool->port.r.words[slot];
-	w = tpio_word_load(word);
-	do {
-		if (tpio_w_epoch(w) != t->epoch || tpio_w_arrive(w, &next) <= 0)
-			goto slow;
-	} while (!__atomic_compare_exchange_n(word, &w, next, 0,
-					      __ATOMIC_SEQ_CST,
-					      __ATOMIC_SEQ_CST));
+	if (!tpio_word_arrive(&pool->port.r.words[slot], t->epoch, &next))
+		goto slow;
 	memset(&c, 0, sizeof(c));
 	c.cookie = (__u64)(uintptr_t)t->io;
 	c.overlapped = overlapped;

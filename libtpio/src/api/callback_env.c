@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "api.h"
 
 #define GROUP_MAGIC	0x50524743U
 
@@ -89,36 +89,16 @@ PTP_CLEANUP_GROUP CreateThreadpoolCleanupGroup(void)
 		return NULL;
 	}
 	pthread_mutex_init(&g->mu, NULL);
+	tpio_list_init(&g->members);
 	g->magic = GROUP_MAGIC;
 	return g;
 }
 
-int tpio_group_add(PTP_CLEANUP_GROUP g, struct _TP_IO *io)
-{
-	pthread_mutex_lock(&g->mu);
-	io->group = g;
-	io->g_prev = NULL;
-	io->g_next = g->members;
-	if (g->members)
-		g->members->g_prev = io;
-	g->members = io;
-	pthread_mutex_unlock(&g->mu);
-	return 0;
-}
-
-static void unlink_member(struct _TP_CLEANUP_GROUP *g, struct _TP_IO *io)
-{
-	if (io->g_prev)
-		io->g_prev->g_next = io->g_next;
-	else
-		g->members = io->g_next;
-	if (io->g_next)
-		io->g_next->g_prev = io->g_prev;
-	io->g_next = io->g_prev = NULL;
-}
-
-/* From the free path: 1 to free now, 0 when a release holds the member. */
-int tpio_group_remove(struct _TP_IO *io)
+/*
+ * The engine's free path calls it (io->group_remove): 1 to free now, 0
+ * when a release holds the member.
+ */
+static int group_remove(struct _TP_IO *io)
 {
 	struct _TP_CLEANUP_GROUP *g = io->group;
 
@@ -128,10 +108,20 @@ int tpio_group_remove(struct _TP_IO *io)
 		pthread_mutex_unlock(&g->mu);
 		return 0;
 	}
-	unlink_member(g, io);
+	tpio_list_del(&io->g_link);
 	io->group = NULL;
 	pthread_mutex_unlock(&g->mu);
 	return 1;
+}
+
+int tpio_group_add(PTP_CLEANUP_GROUP g, struct _TP_IO *io)
+{
+	pthread_mutex_lock(&g->mu);
+	io->group = g;
+	io->group_remove = group_remove;
+	tpio_list_push(&g->members, &io->g_link);
+	pthread_mutex_unlock(&g->mu);
+	return 0;
 }
 
 VOID CloseThreadpoolCleanupGroupMembers(PTP_CLEANUP_GROUP ptpcg,
@@ -147,7 +137,7 @@ VOID CloseThreadpoolCleanupGroupMembers(PTP_CLEANUP_GROUP ptpcg,
 		return;
 	}
 	pthread_mutex_lock(&ptpcg->mu);
-	for (io = ptpcg->members; io; io = io->g_next)
+	tpio_list_for_each(io, &ptpcg->members, g_link)
 		n++;
 	if (n)
 		held = malloc(n * sizeof(*held));
@@ -157,7 +147,7 @@ VOID CloseThreadpoolCleanupGroupMembers(PTP_CLEANUP_GROUP ptpcg,
 		return;
 	}
 	n = 0;
-	for (io = ptpcg->members; io; io = io->g_next) {
+	tpio_list_for_each(io, &ptpcg->members, g_link) {
 		if (io->g_hold)
 			continue;	/* another release has it */
 		io->g_hold = 1;
@@ -199,7 +189,7 @@ VOID CloseThreadpoolCleanupGroupMembers(PTP_CLEANUP_GROUP ptpcg,
 		io->g_hold = 0;
 		deferred = io->g_free_deferred;
 		if (deferred) {
-			unlink_member(ptpcg, io);
+			tpio_list_del(&io->g_link);
 			io->group = NULL;
 		}
 		pthread_mutex_unlock(&ptpcg->mu);
@@ -216,9 +206,9 @@ VOID CloseThreadpoolCleanupGroup(PTP_CLEANUP_GROUP ptpcg)
 			  (void *)ptpcg);
 		return;
 	}
-	if (ptpcg->members)
+	if (!tpio_list_empty(&ptpcg->members))
 		CloseThreadpoolCleanupGroupMembers(ptpcg, FALSE, NULL);
-	if (ptpcg->members) {
+	if (!tpio_list_empty(&ptpcg->members)) {
 		/* members still waiting for their callbacks: keep the group */
 		tpio_warn("CloseThreadpoolCleanupGroup(%p): members still alive; group not freed",
 			  (void *)ptpcg);

@@ -11,7 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include "internal.h"
+#include "transport.h"
 
 #define TPIO_DEV	"/dev/tpio"
 #define NEED_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | \
@@ -172,7 +172,7 @@ static int k_post(struct tpio_port *port, struct tpio_completion *c,
 	memset(&a, 0, sizeof(a));
 	a.completions = (__u64)(uintptr_t)c;
 	a.count = count;
-	/* each completion's result, as the user transport gives it (post.c) */
+	/* each completion's result, as the user transport gives it (completion.c) */
 	a.flags = TPIO_POST_RESULTS;
 	ret = kioctl(K(port)->fd, TPIO_IOC_POST, &a);
 	*done = a.done;

@@ -25,7 +25,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
+#include "transport.h"
 
 enum { SLOT_FREE, SLOT_LIVE, SLOT_ZOMBIE };
 

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libtpio internals. Object model:
+ * libtpio's engine layer (Documentation/map.rst): pools, their workers
+ * and scheduler, the TP_IO objects and their accounting, the delivery of
+ * completions, the I/O engine on io_uring and the stall detector. It sees
+ * the transport layer and uapi/, common/ and tpio.h (for the Win32 types);
+ * what it must tell the API layer above goes through callbacks that the
+ * API registers (struct tpio_io_upcalls, the instance's and the object's
+ * hooks). Object model:
  *
  *   pool    (struct _TP_POOL)   one port (a transport instance), its workers,
  *                               its I/O engine (an io_uring, created at the
@@ -22,8 +28,8 @@
  * TP_IO structs are type-stable: they are never returned to the system, so
  * reading the magic of a closed object is defined and detects misuse.
  */
-#ifndef TPIO_INTERNAL_H
-#define TPIO_INTERNAL_H
+#ifndef TPIO_ENGINE_H
+#define TPIO_ENGINE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -31,11 +37,10 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <linux/tpio.h>
-#include "tpio_word.h"
+#include <time.h>
+#include "transport.h"
+#include "tpio_list.h"
 #include "tpio.h"
-
-#define TPIO_HIDDEN __attribute__((visibility("hidden")))
 
 /* ---- configuration: read once from the environment (config.c) ---- */
 struct tpio_config {
@@ -54,73 +59,29 @@ TPIO_HIDDEN void tpio_config_port(uint32_t *ring_entries,
 /* TPIO_IO_INFLIGHT, read at the first overlapped operation */
 TPIO_HIDDEN uint32_t tpio_config_io_inflight(void);
 
-/* ---- ring and words, as the consumers see them (both transports) ---- */
-struct tpio_ring_view {
-	uint32_t *head;			/* consumers' index (CAS) */
-	const uint32_t *tail;		/* producer's index, store-release */
-	const uint32_t *flags;		/* TPIO_RING_F_* */
-	const uint32_t *waiters;	/* worker_wait sleepers now */
-	uint32_t *wake_seq;		/* bumped by in-process posters */
-	const struct tpio_cqe *cqes;
-	uint32_t entries;
-	uint32_t mask;
-	__u64 *words;		/* one state word per slot */
-	uint32_t max_objects;
-};
-
-struct tpio_port;
-
-/*
- * A transport: the port through /dev/tpio (kmod) or in-process (user).
- * Functions return 0 or a negative errno (the kernel's errnos).
- */
-struct tpio_transport {
-	const char *name;
-	int (*setup)(struct tpio_port *port, uint32_t ring_entries,
-		     uint32_t max_objects);
-	void (*destroy)(struct tpio_port *port);
-	int (*io_create)(struct tpio_port *port, __u64 cookie, uint32_t *io);
-	int (*io_close)(struct tpio_port *port, uint32_t io);
-	/* *done = completions applied; -EAGAIN when none fit */
-	int (*post)(struct tpio_port *port, struct tpio_completion *c,
-		    uint32_t count, uint32_t *done);
-	/*
-	 * Sleep until woken, @abs_ns, or (the futex rule) *wake_seq != @seq;
-	 * 0 when woken or the seq moved, -ETIMEDOUT, -EINTR.
-	 */
-	int (*worker_wait)(struct tpio_port *port, __u64 abs_ns, uint32_t seq);
-	int (*drain)(struct tpio_port *port, uint32_t io, uint32_t flags,
-		     __u64 abs_ns);
-	int (*wake_io)(struct tpio_port *port, uint32_t io);
-	/* wake up to @count worker_wait sleepers; how many it woke, -errno */
-	int (*wake_workers)(struct tpio_port *port, uint32_t count);
-	/* the fd the I/O engine polls for posts from elsewhere, or -1 */
-	int (*poll_fd)(struct tpio_port *port);
-	/* post() wakes worker_wait sleepers itself (the kernel does) */
-	int post_wakes;
-};
-
-struct tpio_port {
-	const struct tpio_transport *t;
-	struct tpio_ring_view r;
-	void *priv;
-};
-
-TPIO_HIDDEN extern const struct tpio_transport tpio_transport_user;
-TPIO_HIDDEN extern const struct tpio_transport tpio_transport_kmod;
-
 /* the process's transport (TPIO_BACKEND), NULL when none can be used */
 TPIO_HIDDEN const struct tpio_transport *tpio_transport_get(void);
-TPIO_HIDDEN int tpio_kmod_probe(char *why, size_t len);
+
+/* ---- diagnostics (diag.c) ---- */
+TPIO_HIDDEN int tpio_debug(void);
+TPIO_HIDDEN void tpio_diag(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+TPIO_HIDDEN void tpio_warn(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 
 /* ---- the scheduler: per-slot FIFO, per-priority round robin ---- */
 struct tpio_entry {
-	struct tpio_entry *next;
+	struct tpio_snode node;		/* a slot's queue, a park queue, free */
 	struct tpio_cqe cqe;
 };
 
+static inline struct tpio_entry *tpio_entry_of(struct tpio_snode *n)
+{
+	return n ? tpio_container_of(n, struct tpio_entry, node) : NULL;
+}
+
 struct tpio_slot_q {
-	struct tpio_entry *head, *tail;
+	struct tpio_fifo q;		/* struct tpio_entry, oldest first */
 	int32_t rr_next;		/* next slot on its priority list */
 	uint8_t prio;
 	uint8_t listed;
@@ -144,7 +105,7 @@ struct tpio_local {
 /* a pool thread (pool.c) */
 struct tpio_worker {
 	struct _TP_POOL *pool;
-	struct tpio_worker *next, *prev;	/* pool->workers, pool->mu */
+	struct tpio_link link;		/* pool->workers, pool->mu */
 	/*
 	 * The local queue (its "mailbox"): entries this thread posted to
 	 * itself or kept from what it reaped as the leader, which it runs
@@ -163,6 +124,17 @@ struct tpio_worker {
 	int active;			/* counted in pool->running */
 	int persistent;
 };
+
+/* *@v - 1 unless it is 0: 1 when it took one. */
+static inline int tpio_take_one(_Atomic uint32_t *v)
+{
+	uint32_t n = atomic_load(v);
+
+	while (n)
+		if (atomic_compare_exchange_weak(v, &n, n - 1))
+			return 1;
+	return 0;
+}
 
 /* Entries wait in @w's local queue (a hint for other threads). */
 static inline int tpio_local_nonempty(struct tpio_worker *w)
@@ -196,8 +168,21 @@ static inline int tpio_local_take(struct tpio_worker *w,
 /* the current thread's worker, NULL on threads that are not pool workers */
 TPIO_HIDDEN extern __thread struct tpio_worker *tpio_self;
 
+/*
+ * What pool.c, low in the engine, must have done by the files above it:
+ * the top of the engine (worker.c) registers these with each pool it
+ * creates, so that no file of the engine calls up by name.
+ */
+struct tpio_pool_ops {
+	void *(*worker_main)(void *worker);	/* a new worker's thread */
+	void (*destroy)(struct _TP_POOL *pool);	/* a closed pool's last object left */
+	void (*doorbell)(struct tpio_engine *e);	/* wake the engine's leader */
+	void (*watch)(void);			/* the stall detector should tick */
+};
+
 struct _TP_POOL {
 	uint32_t magic;
+	const struct tpio_pool_ops *ops;
 	int is_default;
 	struct tpio_port port;
 	uint32_t concurrency;		/* NT's concurrency value */
@@ -206,8 +191,8 @@ struct _TP_POOL {
 	pthread_cond_t exit_cv;
 	struct tpio_slot_q *slots;	/* [max_objects] */
 	struct tpio_rr rr[TP_CALLBACK_PRIORITY_COUNT];
-	struct tpio_entry *free_entries;
-	struct tpio_worker *workers;	/* every worker */
+	struct tpio_stack free_entries;	/* struct tpio_entry */
+	struct tpio_list workers;	/* every worker (tpio_worker.link) */
 	uint32_t threads;		/* workers that exist (or are starting) */
 	uint32_t bound;			/* workers with engine_bound */
 	uint32_t max_threads, min_threads;
@@ -231,8 +216,14 @@ struct _TP_POOL {
 	_Atomic int watch;		/* the stall detector should look */
 	struct tpio_engine *_Atomic eng;	/* NULL before the first I/O */
 	pthread_mutex_t eng_mu;		/* creating eng */
-	struct _TP_POOL *mon_next;	/* the detector's list, mon_mu */
+	struct tpio_link mon_link;	/* the detector's list, mon_mu */
 };
+
+/* Take back one count of pool->woken, if there is one. */
+static inline void tpio_claim_wake(struct _TP_POOL *pool)
+{
+	tpio_take_one(&pool->woken);
+}
 
 /* ---- TP_IO ---- */
 struct _TP_IO {
@@ -262,13 +253,18 @@ struct _TP_IO {
 	 */
 	_Atomic uint64_t parked;
 	atomic_flag park_lock;
-	struct tpio_entry *parkq, *parkq_tail;
-	/* cleanup group membership, protected by group->mu */
+	struct tpio_fifo parkq;		/* struct tpio_entry */
+	/*
+	 * Cleanup group membership (the API's, protected by group->mu):
+	 * group_remove, set with group, is what freeing calls to leave it
+	 * (0: a group release holds the object and frees it itself).
+	 */
 	struct _TP_CLEANUP_GROUP *group;
-	struct _TP_IO *g_next, *g_prev;
+	int (*group_remove)(struct _TP_IO *io);
+	struct tpio_link g_link;	/* the group's members */
 	int g_hold;			/* group release in progress on it */
 	int g_free_deferred;		/* freeing waits for g_hold == 0 */
-	struct _TP_IO *free_next;	/* slab free list */
+	struct tpio_snode free_node;	/* slab free list */
 };
 
 #define TPIO_IO_CLAIMED	0x80000000U
@@ -283,12 +279,6 @@ static inline uint64_t tpio_park_value(uint32_t inc)
 	return (uint64_t)inc << 1;
 }
 
-struct _TP_CLEANUP_GROUP {
-	uint32_t magic;
-	pthread_mutex_t mu;
-	struct _TP_IO *members;
-};
-
 /* a callback instance: on the worker's stack for one callback */
 struct _TP_CALLBACK_INSTANCE {
 	struct _TP_IO *io;
@@ -300,8 +290,11 @@ struct _TP_CALLBACK_INSTANCE {
 	HANDLE sem;
 	DWORD sem_count;
 	HANDLE event;
+	/* set by the API when it recorded an action for the callback's end */
+	void (*on_return)(struct _TP_CALLBACK_INSTANCE *inst);
 };
 
+/* the instance of the callback this thread runs now (worker.c) */
 TPIO_HIDDEN extern __thread struct _TP_CALLBACK_INSTANCE *tpio_cur_instance;
 
 /*
@@ -317,7 +310,25 @@ struct tpio_target {
 	uint32_t epoch;
 };
 
-/* ---- core.c ---- */
+/* ---- TP_IO objects (tp_io.c) ---- */
+
+/* what CreateThreadpoolIo takes from its callback environment */
+struct tpio_io_params {
+	PTP_WIN32_IO_CALLBACK cb;
+	PVOID ctx;
+	TP_CALLBACK_PRIORITY prio;
+	int long_function;
+	int persistent;
+	PTP_SIMPLE_CALLBACK finalization;
+	PTP_CLEANUP_GROUP_CANCEL_CALLBACK cancel_cb;
+};
+
+TPIO_HIDDEN int tpio_io_create(struct _TP_POOL *pool, int fd,
+			       const struct tpio_io_params *p,
+			       struct _TP_IO **out);
+TPIO_HIDDEN int tpio_io_start(struct _TP_IO *io);
+TPIO_HIDDEN int tpio_io_cancel(struct _TP_IO *io);
+TPIO_HIDDEN void tpio_io_disassociate(struct _TP_IO *io);
 TPIO_HIDDEN int tpio_io_valid(PTP_IO io);
 TPIO_HIDDEN void tpio_io_end(struct _TP_IO *io, int associated);
 TPIO_HIDDEN void tpio_io_try_free(struct _TP_IO *io, uint32_t inc);
@@ -325,7 +336,6 @@ TPIO_HIDDEN void tpio_io_close_internal(struct _TP_IO *io, int from_group);
 TPIO_HIDDEN void tpio_io_free_now(struct _TP_IO *io);
 TPIO_HIDDEN void tpio_io_release(struct _TP_IO *io);
 TPIO_HIDDEN int tpio_drain(struct _TP_IO *io, uint32_t flags);
-TPIO_HIDDEN __u64 tpio_now_ns(void);
 TPIO_HIDDEN int tpio_post_retry(struct _TP_POOL *pool,
 				struct tpio_completion *c);
 
@@ -339,7 +349,7 @@ struct tpio_binding {
 
 TPIO_HIDDEN int tpio_io_from_fd(int fd, struct tpio_binding *b);
 
-/* ---- completions (post.c) ---- */
+/* ---- completions (completion.c) ---- */
 
 /*
  * Deliver a completion to @t's pool: the arrival rule with a CAS on the
@@ -360,7 +370,7 @@ TPIO_HIDDEN int tpio_complete(const struct tpio_target *t, __u64 overlapped,
 			      struct tpio_batch *batch);
 TPIO_HIDDEN void tpio_complete_flush(struct tpio_batch *batch);
 
-/* ---- sched.c (the shared scheduler; pool->mu held unless said) ---- */
+/* ---- scheduler.c (the shared scheduler; pool->mu held unless said) ---- */
 TPIO_HIDDEN void tpio_pull_ring(struct _TP_POOL *pool);
 TPIO_HIDDEN int tpio_pick(struct _TP_POOL *pool, struct tpio_cqe *out);
 TPIO_HIDDEN int tpio_sched_add(struct _TP_POOL *pool,
@@ -369,8 +379,19 @@ TPIO_HIDDEN void tpio_sched_free(struct _TP_POOL *pool);
 TPIO_HIDDEN int tpio_ring_nonempty(struct _TP_POOL *pool);
 TPIO_HIDDEN struct tpio_entry *tpio_entry_new(void);
 
-/* ---- pool.c, worker.c, stall.c ---- */
-TPIO_HIDDEN struct _TP_POOL *tpio_default_pool(void);
+/* ---- pool.c, worker.c, stall_detector.c ---- */
+#define TPIO_POOL_THREADS_CAP	TPIO_W_MAX(RUNNING)	/* 1023 */
+/* a new pool, or the process's default one: 0 or -errno (-EOPNOTSUPP:
+ * no transport can be used); worker.c */
+TPIO_HIDDEN int tpio_pool_create(int is_default, struct _TP_POOL **out);
+/* pool.c's part of it: the object, its port and scheduler, its @ops */
+TPIO_HIDDEN int tpio_pool_new(int is_default, const struct tpio_pool_ops *ops,
+			      struct _TP_POOL **out);
+/* ... and of tpio_pool_destroy: what tpio_pool_new made */
+TPIO_HIDDEN void tpio_pool_free(struct _TP_POOL *pool);
+TPIO_HIDDEN int tpio_default_pool(struct _TP_POOL **out);
+/* wake every worker of a closing pool (@n: how many there are) */
+TPIO_HIDDEN void tpio_pool_wake_all(struct _TP_POOL *pool, uint32_t n);
 TPIO_HIDDEN int tpio_spawn(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_worker_unlink(struct _TP_POOL *pool,
 				    struct tpio_worker *w);
@@ -383,14 +404,14 @@ TPIO_HIDDEN int tpio_worker_take_place(struct _TP_POOL *pool,
 				       struct tpio_worker *self);
 TPIO_HIDDEN void tpio_stall_register(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_stall_unregister(struct _TP_POOL *pool);
-TPIO_HIDDEN int tpio_stall_tick(uint32_t starved);
 TPIO_HIDDEN void tpio_service_tick_on(void);
+/* the stall detector's tick, which the service thread calls (io_engine.c) */
+TPIO_HIDDEN void tpio_service_set_tick(int (*tick)(uint32_t starved));
 TPIO_HIDDEN int tpio_pool_valid(PTP_POOL p);
 TPIO_HIDDEN int tpio_pool_add_io(struct _TP_POOL *pool, struct _TP_IO *io);
 TPIO_HIDDEN void tpio_pool_del_io(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_pool_make_progress(struct _TP_POOL *pool);
 TPIO_HIDDEN BOOL tpio_pool_may_run_long(struct _TP_POOL *pool);
-TPIO_HIDDEN void tpio_run_instance_actions(struct _TP_CALLBACK_INSTANCE *inst);
 /* work was queued where idle workers must find it: wake per NT's rule */
 TPIO_HIDDEN void tpio_pool_wake(struct _TP_POOL *pool, uint32_t entries);
 /* the stall detector should look at @pool soon */
@@ -400,7 +421,7 @@ TPIO_HIDDEN void tpio_io_unpark(struct _TP_IO *io, uint32_t inc,
 				struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_io_parkq_drop(struct _TP_IO *io);
 
-/* ---- the I/O family: overlapped.c, socket.c, uring.c, fdtab.c ---- */
+/* ---- the I/O family: overlapped.c, socket.c, io_engine.c, fd_table.c ---- */
 
 /* what an fd is, for the I/O family (0: not known yet) */
 enum { TPIO_FD_FILE = 1, TPIO_FD_STREAM, TPIO_FD_SOCKET };
@@ -415,6 +436,21 @@ enum tpio_op_kind {
 	TPIO_OP_ACCEPT,
 	TPIO_OP_CONNECT,
 	TPIO_OP_POLLIN,			/* a zero-byte socket read */
+};
+
+/*
+ * What the engine calls back into the API layer when an operation ends:
+ * the API registers them with each request (tpio_io_req.up), so the
+ * engine never calls up by name.
+ */
+struct tpio_io_upcalls {
+	/* write OVERLAPPED's status and count, wake its waiters, set @event */
+	void (*finish)(LPOVERLAPPED ov, HANDLE event, DWORD status,
+		       ULONG_PTR bytes);
+	/* the Win32 status of a failed operation's errno */
+	DWORD (*status_from_errno)(int err);
+	/* the handle of a socket that an accept made */
+	HANDLE (*handle_from_fd)(int fd);
 };
 
 /*
@@ -441,11 +477,12 @@ struct tpio_io_req {
 	HANDLE *accepted;		/* TPIO_OP_ACCEPT: the new socket */
 	uint32_t addrlen;		/* TPIO_OP_CONNECT */
 	struct sockaddr_storage addr;
+	const struct tpio_io_upcalls *up;	/* the API's, never NULL */
 };
 
 #define TPIO_STATUS_PENDING	0x103	/* OVERLAPPED.Internal while pending */
 
-/* per-fd state of the I/O family (fdtab.c): found without a lock */
+/* per-fd state of the I/O family (fd_table.c): found without a lock */
 struct tpio_op;
 struct tpio_fd {
 	struct _TP_IO *_Atomic io;	/* the bound TP_IO, or NULL */
@@ -473,57 +510,20 @@ TPIO_HIDDEN int tpio_engine_unsubmitted(struct tpio_engine *e);
 TPIO_HIDDEN int tpio_engine_busy(struct tpio_engine *e);
 TPIO_HIDDEN void tpio_engine_submit_now(struct tpio_engine *e);
 TPIO_HIDDEN void tpio_engine_doorbell(struct tpio_engine *e);
-TPIO_HIDDEN void tpio_ov_finish(LPOVERLAPPED ov, HANDLE event, DWORD status,
-				ULONG_PTR bytes);
-TPIO_HIDDEN DWORD tpio_req_init(struct tpio_io_req *r, HANDLE h,
-				LPOVERLAPPED ov, enum tpio_op_kind kind);
-TPIO_HIDDEN BOOL tpio_req_pend(struct tpio_io_req *r);
-TPIO_HIDDEN BOOL tpio_req_fail(struct tpio_io_req *r, DWORD err);
+/*
+ * Read from a pipe, FIFO or character device without blocking: the bytes
+ * read, 0 at the end of data, -EAGAIN when nothing is there, -ENOTTY when
+ * that cannot be told, or another -errno (stream_read.c).
+ */
 TPIO_HIDDEN ssize_t tpio_stream_read_nowait(int fd, void *buf, size_t len);
 
-/* ---- env.c ---- */
-TPIO_HIDDEN int tpio_group_remove(struct _TP_IO *io);
-TPIO_HIDDEN int tpio_group_add(PTP_CLEANUP_GROUP g, struct _TP_IO *io);
-TPIO_HIDDEN int tpio_group_valid(PTP_CLEANUP_GROUP g);
-
-/* ---- sync.c ---- */
-TPIO_HIDDEN int tpio_handle_is_fd(HANDLE h);
-
-/* ---- errors.c ---- */
-TPIO_HIDDEN DWORD tpio_win32_from_errno(int err);
-TPIO_HIDDEN int tpio_debug(void);
-TPIO_HIDDEN void tpio_diag(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-TPIO_HIDDEN void tpio_warn(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-/* a spin-wait hint to the CPU */
-static inline void tpio_cpu_relax(void)
+/* the monotonic clock in nanoseconds */
+static inline __u64 tpio_now_ns(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
-static inline __u64 tpio_word_load(const __u64 *w)
-{
-	return __atomic_load_n(w, __ATOMIC_SEQ_CST);
-}
-
-/* a tiny spinlock for short, rare critical sections */
-static inline void tpio_spin_lock(atomic_flag *f)
-{
-	while (atomic_flag_test_and_set_explicit(f, memory_order_acquire))
-		tpio_cpu_relax();
-}
-
-static inline void tpio_spin_unlock(atomic_flag *f)
-{
-	atomic_flag_clear_explicit(f, memory_order_release);
-}
-
-#endif /* TPIO_INTERNAL_H */
+#endif /* TPIO_ENGINE_H */

@@ -4,9 +4,26 @@
  * callback; tpio_cur_instance names it on that thread only, so "the right
  * instance, on its own thread, during the callback" is one comparison.
  */
-#include "internal.h"
+#include "api.h"
 
-__thread struct _TP_CALLBACK_INSTANCE *tpio_cur_instance;
+/*
+ * After the callback and the finalization callback, in Windows' order: the
+ * worker calls it through inst->on_return, which the functions below set.
+ */
+static void run_actions(struct _TP_CALLBACK_INSTANCE *inst)
+{
+	if (inst->cs)
+		LeaveCriticalSection(inst->cs);
+	if (inst->mutex && !ReleaseMutex(inst->mutex))
+		tpio_diag("ReleaseMutexWhenCallbackReturns: ReleaseMutex failed (%u)",
+			  GetLastError());
+	if (inst->sem && !ReleaseSemaphore(inst->sem, (LONG)inst->sem_count, NULL))
+		tpio_diag("ReleaseSemaphoreWhenCallbackReturns: ReleaseSemaphore failed (%u)",
+			  GetLastError());
+	if (inst->event && !SetEvent(inst->event))
+		tpio_diag("SetEventWhenCallbackReturns: SetEvent failed (%u)",
+			  GetLastError());
+}
 
 static struct _TP_CALLBACK_INSTANCE *current(PTP_CALLBACK_INSTANCE pci,
 					     const char *fn)
@@ -35,17 +52,11 @@ VOID DisassociateCurrentThreadFromCallback(PTP_CALLBACK_INSTANCE pci)
 {
 	struct _TP_CALLBACK_INSTANCE *inst =
 		current(pci, "DisassociateCurrentThreadFromCallback");
-	struct _TP_IO *io;
-	__u64 w;
 
 	if (!inst || !inst->associated)
 		return;
-	io = inst->io;
 	inst->associated = 0;
-	w = __atomic_sub_fetch(io->word, tpio_w_disassoc_delta(),
-			       __ATOMIC_SEQ_CST);
-	if (tpio_w_waiters(w) && tpio_w_any_drained(w))
-		io->pool->port.t->wake_io(&io->pool->port, io->handle);
+	tpio_io_disassociate(inst->io);
 }
 
 VOID SetEventWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci, HANDLE evt)
@@ -53,8 +64,10 @@ VOID SetEventWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci, HANDLE evt)
 	struct _TP_CALLBACK_INSTANCE *inst =
 		current(pci, "SetEventWhenCallbackReturns");
 
-	if (inst && !inst->event)
+	if (inst && !inst->event) {
 		inst->event = evt;
+		inst->on_return = run_actions;
+	}
 }
 
 VOID ReleaseSemaphoreWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
@@ -66,6 +79,7 @@ VOID ReleaseSemaphoreWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
 	if (inst && !inst->sem) {
 		inst->sem = sem;
 		inst->sem_count = crel;
+		inst->on_return = run_actions;
 	}
 }
 
@@ -74,8 +88,10 @@ VOID ReleaseMutexWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci, HANDLE mut)
 	struct _TP_CALLBACK_INSTANCE *inst =
 		current(pci, "ReleaseMutexWhenCallbackReturns");
 
-	if (inst && !inst->mutex)
+	if (inst && !inst->mutex) {
 		inst->mutex = mut;
+		inst->on_return = run_actions;
+	}
 }
 
 VOID LeaveCriticalSectionWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
@@ -84,22 +100,8 @@ VOID LeaveCriticalSectionWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
 	struct _TP_CALLBACK_INSTANCE *inst =
 		current(pci, "LeaveCriticalSectionWhenCallbackReturns");
 
-	if (inst && !inst->cs)
+	if (inst && !inst->cs) {
 		inst->cs = pcs;
-}
-
-/* After the callback and the finalization callback, in Windows' order. */
-void tpio_run_instance_actions(struct _TP_CALLBACK_INSTANCE *inst)
-{
-	if (inst->cs)
-		LeaveCriticalSection(inst->cs);
-	if (inst->mutex && !ReleaseMutex(inst->mutex))
-		tpio_diag("ReleaseMutexWhenCallbackReturns: ReleaseMutex failed (%u)",
-			  GetLastError());
-	if (inst->sem && !ReleaseSemaphore(inst->sem, (LONG)inst->sem_count, NULL))
-		tpio_diag("ReleaseSemaphoreWhenCallbackReturns: ReleaseSemaphore failed (%u)",
-			  GetLastError());
-	if (inst->event && !SetEvent(inst->event))
-		tpio_diag("SetEventWhenCallbackReturns: SetEvent failed (%u)",
-			  GetLastError());
+		inst->on_return = run_actions;
+	}
 }

@@ -2,13 +2,13 @@
 /*
  * Last error (thread-local), errno → Win32 mapping
  * (Documentation/contract.rst, section 7; the table is in
- * Documentation/io.rst), diagnostics (TPIO_DEBUG=1).
+ * Documentation/io.rst). The API layer is the only one that turns an
+ * errno into a Win32 error; the diagnostics are the engine's (diag.c).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "api.h"
 
 static __thread DWORD last_error;
 
@@ -78,48 +78,4 @@ DWORD tpio_win32_from_errno(int err)
 	case EAGAIN:		return ERROR_IO_PENDING;
 	default:		return ERROR_INVALID_FUNCTION;
 	}
-}
-
-int tpio_debug(void)
-{
-	static int cached = -1;
-	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-
-	if (v < 0) {
-		const char *s = getenv("TPIO_DEBUG");
-
-		v = s && *s && strcmp(s, "0") != 0;
-		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-	}
-	return v;
-}
-
-static void vdiag(const char *fmt, va_list ap)
-{
-	char buf[512];
-
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	fprintf(stderr, "libtpio: %s\n", buf);
-}
-
-/* Misuse the caller can survive: printed only with TPIO_DEBUG=1. */
-void tpio_diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!tpio_debug())
-		return;
-	va_start(ap, fmt);
-	vdiag(fmt, ap);
-	va_end(ap);
-}
-
-/* Always printed: a limit was hit or a backend failed. */
-void tpio_warn(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vdiag(fmt, ap);
-	va_end(ap);
 }

@@ -1,22 +1,31 @@
 // SPDX-License-Identifier: MIT
 /*
- * Pools: the backend, pool objects and their thread counts. The workers
- * themselves are in worker.c, the shared scheduler in sched.c.
+ * Pools: the backend, pool objects, their thread counts and NT's wake-up
+ * and admission rules (tpio_pool_wake, tpio_worker_take_place). The
+ * workers' loop is in worker.c, the shared scheduler in scheduler.c.
+ *
+ * pool.c is low in the engine: completion.c, io_engine.c and the stall
+ * detector call it. What it needs from the files above it (a worker
+ * thread's body, the pool's destruction, the engine's doorbell, the stall
+ * detector's tick) it calls through pool->ops, which worker.c registers
+ * when it creates the pool (Documentation/map.rst).
  *
  * Locking: pool->mu protects the scheduler (slots[], rr[], the entry free
  * list), the worker list and counts, and the pool's state; the counters
- * that the hot paths read without it are atomics (internal.h). Lock
+ * that the hot paths read without it are atomics (engine.h). Lock
  * order: pool->mu, then the transport's port lock.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "internal.h"
+#include "engine.h"
+
+__thread struct tpio_worker *tpio_self;
+__thread struct _TP_CALLBACK_INSTANCE *tpio_cur_instance;
 
 #define POOL_MAGIC		0x4c4f4f50U
 #define POOL_DEFAULT_MAX	500
-#define POOL_THREADS_CAP	TPIO_W_MAX(RUNNING)	/* 1023 */
 
 /* ---- backend selection ---- */
 
@@ -55,11 +64,120 @@ const struct tpio_transport *tpio_transport_get(void)
 	return backend;
 }
 
-const char *tpio_backend(void)
-{
-	const struct tpio_transport *t = tpio_transport_get();
+/* ---- waking ---- */
 
-	return t ? t->name : NULL;
+/*
+ * Wake one idle worker (a sleeper, else the leader); 1 when one was. The
+ * woken worker counts as active (pool->woken) until it claims the wake on
+ * its way out of the sleep, so that a burst of posts does not wake more
+ * workers than the concurrency value asks for (NT does the same: a thread
+ * released from the port is active at once). A wake counts only when the
+ * transport says it picked a sleeper: one that left its sleep by itself
+ * meanwhile (a timeout, the wake sequence) is not relied on.
+ */
+int tpio_pool_wake_one(struct _TP_POOL *pool)
+{
+	struct tpio_engine *e;
+
+	if (__atomic_load_n(pool->port.r.waiters, __ATOMIC_SEQ_CST)) {
+		atomic_fetch_add(&pool->woken, 1);
+		if (pool->port.t->wake_workers(&pool->port, 1) > 0)
+			return 1;
+		tpio_claim_wake(pool);
+	}
+	e = atomic_load(&pool->eng);
+	if (e && atomic_load(&pool->leader_asleep) &&
+	    atomic_exchange(&pool->leader_asleep, 0)) {
+		atomic_fetch_add(&pool->woken, 1);
+		pool->ops->doorbell(e);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Rely on a spinning worker for one entry: it counts as woken, and its
+ * spin is claimed (pool->spinning counts the spins nobody relies on yet),
+ * so that no two entries rely on the same spinner. 1 when one was.
+ */
+static int claim_spinner(struct _TP_POOL *pool)
+{
+	if (!atomic_load(&pool->spinning))
+		return 0;
+	atomic_fetch_add(&pool->woken, 1);
+	if (tpio_take_one(&pool->spinning))
+		return 1;
+	tpio_claim_wake(pool);
+	return 0;
+}
+
+/*
+ * @entries were queued where idle workers find them (the shared scheduler
+ * or the port's ring). First the wake sequence moves (the futex rule of
+ * the transports' worker_wait), then NT's rule: wake idle workers while
+ * fewer than the concurrency value are active, spinning ones first (they
+ * need no system call), else start a worker within the pool's maximum.
+ */
+void tpio_pool_wake(struct _TP_POOL *pool, uint32_t entries)
+{
+	uint32_t i;
+
+	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < entries; i++) {
+		if (atomic_load(&pool->running) + atomic_load(&pool->woken) >=
+		    pool->concurrency) {
+			tpio_pool_watch(pool);
+			return;
+		}
+		if (claim_spinner(pool) || tpio_pool_wake_one(pool))
+			continue;
+		if (!tpio_spawn(pool))
+			tpio_pool_watch(pool);
+		return;
+	}
+}
+
+/* ---- workers: their places ---- */
+
+/*
+ * An idle worker becomes active if fewer than the concurrency value are:
+ * the place is taken with the check, so two idle workers that look at
+ * once never both get the last one. 1 when it did.
+ */
+int tpio_worker_take_place(struct _TP_POOL *pool, struct tpio_worker *self)
+{
+	uint32_t r = atomic_load(&pool->running);
+
+	if (self->active)
+		return 1;
+	while (r < pool->concurrency) {
+		if (atomic_compare_exchange_weak(&pool->running, &r, r + 1)) {
+			self->active = 1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * May @self own io_uring requests of the pool's engine? A request dies
+ * with the thread that submitted it, so such a worker never retires; at
+ * most concurrency + 2 of them per pool.
+ */
+int tpio_pool_bind(struct _TP_POOL *pool, struct tpio_worker *self)
+{
+	int ok;
+
+	if (self->engine_bound)
+		return 1;
+	pthread_mutex_lock(&pool->mu);
+	ok = pool->bound < pool->concurrency + 2;
+	if (ok) {
+		pool->bound++;
+		self->engine_bound = 1;
+	}
+	pthread_mutex_unlock(&pool->mu);
+	return ok;
 }
 
 /* ---- workers: starting one ---- */
@@ -72,11 +190,10 @@ static int start_thread(struct _TP_POOL *pool, struct tpio_worker *w)
 
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	ret = pthread_create(&th, &a, tpio_worker_main, w);
+	ret = pthread_create(&th, &a, pool->ops->worker_main, w);
 	pthread_attr_destroy(&a);
 	if (ret)
 		tpio_warn("cannot create a worker thread: %s", strerror(ret));
-	(void)pool;
 	return ret;
 }
 
@@ -96,11 +213,8 @@ static struct tpio_worker *worker_new(struct _TP_POOL *pool)
 		return NULL;
 	}
 	w->pool = pool;
-	w->next = pool->workers;
-	if (w->next)
-		w->next->prev = w;
-	pool->workers = w;
-	/* atomic stores: post.c reads the count without the lock */
+	tpio_list_push(&pool->workers, &w->link);
+	/* atomic stores: completion.c reads the count without the lock */
 	__atomic_store_n(&pool->threads, pool->threads + 1, __ATOMIC_RELAXED);
 	return w;
 }
@@ -108,12 +222,7 @@ static struct tpio_worker *worker_new(struct _TP_POOL *pool)
 /* pool->mu held: @w leaves the pool's list and count. */
 void tpio_worker_unlink(struct _TP_POOL *pool, struct tpio_worker *w)
 {
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		pool->workers = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	tpio_list_del(&w->link);
 	__atomic_store_n(&pool->threads, pool->threads - 1, __ATOMIC_RELAXED);
 	if (w->engine_bound)
 		pool->bound--;
@@ -176,7 +285,8 @@ BOOL tpio_pool_may_run_long(struct _TP_POOL *pool)
 
 /* ---- pool objects ---- */
 
-static struct _TP_POOL *pool_create(int is_default)
+int tpio_pool_new(int is_default, const struct tpio_pool_ops *ops,
+		  struct _TP_POOL **out)
 {
 	const struct tpio_transport *t = tpio_transport_get();
 	const struct tpio_config *cfg = tpio_config();
@@ -185,35 +295,30 @@ static struct _TP_POOL *pool_create(int is_default)
 	uint32_t i, entries, objects;
 	int ret;
 
-	if (!t) {
-		SetLastError(ERROR_NOT_SUPPORTED);
-		return NULL;
-	}
+	if (!t)
+		return -EOPNOTSUPP;
 	pool = calloc(1, sizeof(*pool));
-	if (!pool) {
-		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
-		return NULL;
-	}
+	if (!pool)
+		return -ENOMEM;
 	pool->port.t = t;
+	pool->ops = ops;
 	tpio_config_port(&entries, &objects);
 	ret = t->setup(&pool->port, entries, objects);
 	if (ret) {
 		tpio_warn("%s port setup failed: %s", t->name, strerror(-ret));
 		free(pool);
-		/* the module's per-user memory budget (max_user_mib) is spent */
-		SetLastError(ret == -EDQUOT ? ERROR_NOT_ENOUGH_QUOTA :
-			     tpio_win32_from_errno(-ret));
-		return NULL;
+		return ret;
 	}
 	pool->slots = calloc(objects, sizeof(*pool->slots));
 	if (!pool->slots) {
 		t->destroy(&pool->port);
 		free(pool);
-		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
-		return NULL;
+		return -ENOMEM;
 	}
 	for (i = 0; i < TP_CALLBACK_PRIORITY_COUNT; i++)
 		pool->rr[i].head = pool->rr[i].tail = -1;
+	tpio_list_init(&pool->workers);
+	tpio_link_init(&pool->mon_link);
 	pthread_mutex_init(&pool->mu, NULL);
 	pthread_mutex_init(&pool->eng_mu, NULL);
 	pthread_condattr_init(&ca);
@@ -225,19 +330,13 @@ static struct _TP_POOL *pool_create(int is_default)
 	pool->first_prio = -1;
 	pool->is_default = is_default;
 	pool->magic = POOL_MAGIC;
-	tpio_stall_register(pool);
-	return pool;
+	*out = pool;
+	return 0;
 }
 
-/* No worker runs and no object is left: free everything. */
-void tpio_pool_destroy(struct _TP_POOL *pool)
+/* No worker runs, no object is left, the engine is gone: free the rest. */
+void tpio_pool_free(struct _TP_POOL *pool)
 {
-	struct tpio_engine *e = atomic_load(&pool->eng);
-
-	tpio_stall_unregister(pool);
-	pool->magic = 0;
-	if (e)
-		tpio_engine_destroy(e);
 	tpio_sched_free(pool);
 	free(pool->slots);
 	pool->port.t->destroy(&pool->port);
@@ -245,25 +344,6 @@ void tpio_pool_destroy(struct _TP_POOL *pool)
 	pthread_mutex_destroy(&pool->eng_mu);
 	pthread_mutex_destroy(&pool->mu);
 	free(pool);
-}
-
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
-static struct _TP_POOL *default_pool;
-static DWORD default_error;
-
-static void default_create(void)
-{
-	default_pool = pool_create(1);
-	if (!default_pool)
-		default_error = GetLastError();
-}
-
-struct _TP_POOL *tpio_default_pool(void)
-{
-	pthread_once(&default_once, default_create);
-	if (!default_pool)
-		SetLastError(default_error);
-	return default_pool;
 }
 
 int tpio_pool_valid(PTP_POOL p)
@@ -295,7 +375,7 @@ int tpio_pool_add_io(struct _TP_POOL *pool, struct _TP_IO *io)
 }
 
 /* Wake every worker: followers, the leader, spinners see the state. */
-static void wake_all(struct _TP_POOL *pool, uint32_t n)
+void tpio_pool_wake_all(struct _TP_POOL *pool, uint32_t n)
 {
 	struct tpio_engine *e = atomic_load(&pool->eng);
 
@@ -303,7 +383,7 @@ static void wake_all(struct _TP_POOL *pool, uint32_t n)
 	if (n)
 		pool->port.t->wake_workers(&pool->port, n);
 	if (e)
-		tpio_engine_doorbell(e);
+		pool->ops->doorbell(e);
 }
 
 void tpio_pool_del_io(struct _TP_POOL *pool)
@@ -323,114 +403,15 @@ void tpio_pool_del_io(struct _TP_POOL *pool)
 	destroy = !n;
 	pthread_mutex_unlock(&pool->mu);
 	if (destroy)
-		tpio_pool_destroy(pool);
+		pool->ops->destroy(pool);
 	else
-		wake_all(pool, n);
+		tpio_pool_wake_all(pool, n);
 }
 
-PTP_POOL CreateThreadpool(PVOID reserved)
+/* The stall detector should look at @pool soon (stall_detector.c). */
+void tpio_pool_watch(struct _TP_POOL *pool)
 {
-	if (reserved) {
-		SetLastError(ERROR_INVALID_PARAMETER);
-		return NULL;
-	}
-	return pool_create(0);
-}
-
-/*
- * stopping: 0 running; 1 the closer waits for the workers and frees the
- * pool itself; 2 (a close deferred by close_deferred until the last
- * object is freed) the last worker to exit frees the pool.
- */
-VOID CloseThreadpool(PTP_POOL ptpp)
-{
-	struct timespec ts;
-	__u64 at;
-
-	if (!tpio_pool_valid(ptpp) || ptpp->is_default || ptpp->stopping ||
-	    ptpp->close_deferred) {
-		tpio_diag("CloseThreadpool(%p): not an open private pool",
-			  (void *)ptpp);
-		return;
-	}
-	pthread_mutex_lock(&ptpp->mu);
-	if (ptpp->io_count) {
-		ptpp->close_deferred = 1;
-		pthread_mutex_unlock(&ptpp->mu);
-		return;
-	}
-	__atomic_store_n(&ptpp->stopping, 1, __ATOMIC_SEQ_CST);
-	while (ptpp->threads) {
-		uint32_t n = ptpp->threads;
-
-		pthread_mutex_unlock(&ptpp->mu);
-		/* repeated: a worker may not have reached its sleep yet */
-		wake_all(ptpp, n);
-		pthread_mutex_lock(&ptpp->mu);
-		at = tpio_now_ns() + 10000000ULL;
-		ts.tv_sec = at / 1000000000ULL;
-		ts.tv_nsec = at % 1000000000ULL;
-		if (ptpp->threads)
-			pthread_cond_timedwait(&ptpp->exit_cv, &ptpp->mu, &ts);
-	}
-	pthread_mutex_unlock(&ptpp->mu);
-	tpio_pool_destroy(ptpp);
-}
-
-VOID SetThreadpoolThreadMaximum(PTP_POOL ptpp, DWORD cthrdMost)
-{
-	if (!tpio_pool_valid(ptpp)) {
-		tpio_diag("SetThreadpoolThreadMaximum(%p): not a pool",
-			  (void *)ptpp);
-		return;
-	}
-	if (!cthrdMost)
-		cthrdMost = 1;
-	if (cthrdMost > POOL_THREADS_CAP)
-		cthrdMost = POOL_THREADS_CAP;
-	pthread_mutex_lock(&ptpp->mu);
-	ptpp->max_threads = cthrdMost;
-	if (ptpp->min_threads > cthrdMost)
-		ptpp->min_threads = cthrdMost;
-	pthread_mutex_unlock(&ptpp->mu);
-}
-
-BOOL SetThreadpoolThreadMinimum(PTP_POOL ptpp, DWORD cthrdMic)
-{
-	if (!tpio_pool_valid(ptpp) || cthrdMic > POOL_THREADS_CAP) {
-		SetLastError(ERROR_INVALID_PARAMETER);
-		return FALSE;
-	}
-	pthread_mutex_lock(&ptpp->mu);
-	ptpp->min_threads = cthrdMic;
-	if (ptpp->max_threads < cthrdMic)
-		ptpp->max_threads = cthrdMic;
-	pthread_mutex_unlock(&ptpp->mu);
-	for (;;) {
-		uint32_t have;
-
-		pthread_mutex_lock(&ptpp->mu);
-		have = ptpp->threads;
-		pthread_mutex_unlock(&ptpp->mu);
-		if (have >= cthrdMic)
-			return TRUE;
-		if (!tpio_spawn(ptpp)) {
-			SetLastError(ERROR_NOT_ENOUGH_MEMORY);
-			return FALSE;
-		}
-	}
-}
-
-DWORD tpio_pool_thread_count(PTP_POOL pool)
-{
-	DWORD n;
-
-	if (!pool)
-		pool = tpio_default_pool();
-	if (!tpio_pool_valid(pool))
-		return 0;
-	pthread_mutex_lock(&pool->mu);
-	n = pool->threads;
-	pthread_mutex_unlock(&pool->mu);
-	return n;
+	if (!atomic_load_explicit(&pool->watch, memory_order_relaxed))
+		atomic_store(&pool->watch, 1);
+	pool->ops->watch();
 }

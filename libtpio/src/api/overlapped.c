@@ -29,7 +29,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
+#include "api.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "the completion futex is the low half of OVERLAPPED.Internal");
@@ -98,6 +98,13 @@ static uint8_t fd_kind_of(int fd, struct _TP_IO *io)
 	return kind;
 }
 
+/* how the engine reports an operation's end back to this layer */
+static const struct tpio_io_upcalls io_upcalls = {
+	.finish = tpio_ov_finish,
+	.status_from_errno = tpio_win32_from_errno,
+	.handle_from_fd = tpio_handle_from_fd,
+};
+
 /*
  * Fill @r for an overlapped operation on @h and mark @ov pending. Returns
  * 0 or the Win32 error of an immediate failure (nothing marked then).
@@ -112,6 +119,7 @@ DWORD tpio_req_init(struct tpio_io_req *r, HANDLE h, LPOVERLAPPED ov,
 	if (fd < 0)
 		return ERROR_INVALID_HANDLE;
 	memset(r, 0, offsetof(struct tpio_io_req, addr));
+	r->up = &io_upcalls;
 	r->fd = fd;
 	r->kind = kind;
 	r->ov = ov;
@@ -242,43 +250,6 @@ static ssize_t stream_write_nowait(int fd, const void *buf, size_t len)
 	if (masked)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return n;
-}
-
-/*
- * Read what a pipe, FIFO or character device holds now, without blocking:
- * bytes (0 at end of data), -EAGAIN when nothing is there, -ENOTTY when it
- * cannot tell, or -errno. Kernels without RWF_NOWAIT on pipes (6.1) are
- * asked with FIONREAD how much a read can take at once; a reader of the
- * same fd outside the library racing in between can still make that read
- * wait for more data.
- */
-ssize_t tpio_stream_read_nowait(int fd, void *buf, size_t len)
-{
-	struct iovec iov = { buf, len };
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	ssize_t n;
-	int avail;
-
-	do {
-		n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
-	} while (n < 0 && errno == EINTR);
-	if (n >= 0)
-		return n;
-	if (errno != EOPNOTSUPP)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	if (ioctl(fd, FIONREAD, &avail) < 0)
-		return -ENOTTY;
-	if (avail <= 0) {
-		/* nothing there: end of data if the writer is gone */
-		if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLHUP | POLLERR)))
-			return -EAGAIN;
-		avail = 0;
-	}
-	do {
-		n = read(fd, buf, len < (size_t)avail || !avail ? len :
-			 (size_t)avail);
-	} while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
 }
 
 /* A read that does not block: bytes, or -errno (-EAGAIN: would block). */

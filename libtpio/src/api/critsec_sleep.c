@@ -14,7 +14,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
+#include "api.h"
 
 /* ---- critical sections: a recursive futex lock ---- */
 

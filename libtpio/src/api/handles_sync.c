@@ -22,7 +22,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include "internal.h"
+#include "api.h"
 
 enum obj_type { OBJ_EVENT = 1, OBJ_SEMAPHORE, OBJ_MUTEX };
 

@@ -8,7 +8,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "engine.h"
 
 static struct tpio_config cfg;
 static pthread_once_t cfg_once = PTHREAD_ONCE_INIT;

@@ -20,39 +20,29 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "engine.h"
 
 static pthread_mutex_t mon_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct _TP_POOL *mon_pools;	/* mon_mu */
+static struct tpio_list mon_pools = {	/* _TP_POOL.mon_link, mon_mu */
+	.head = { &mon_pools.head, &mon_pools.head },
+};
+
+static int stall_tick(uint32_t starved);
 
 void tpio_stall_register(struct _TP_POOL *pool)
 {
+	tpio_service_set_tick(stall_tick);
 	pthread_mutex_lock(&mon_mu);
-	pool->mon_next = mon_pools;
-	mon_pools = pool;
+	tpio_list_push(&mon_pools, &pool->mon_link);
 	pthread_mutex_unlock(&mon_mu);
 }
 
 /* After this the detector never touches @pool again. */
 void tpio_stall_unregister(struct _TP_POOL *pool)
 {
-	struct _TP_POOL **pp;
-
 	pthread_mutex_lock(&mon_mu);
-	for (pp = &mon_pools; *pp; pp = &(*pp)->mon_next) {
-		if (*pp == pool) {
-			*pp = pool->mon_next;
-			break;
-		}
-	}
+	tpio_list_del(&pool->mon_link);
 	pthread_mutex_unlock(&mon_mu);
-}
-
-void tpio_pool_watch(struct _TP_POOL *pool)
-{
-	if (!atomic_load_explicit(&pool->watch, memory_order_relaxed))
-		atomic_store(&pool->watch, 1);
-	tpio_service_tick_on();
 }
 
 /*
@@ -67,7 +57,7 @@ static uint32_t steal_local(struct _TP_POOL *pool)
 	uint32_t n = 0, i;
 
 	pthread_mutex_lock(&pool->mu);
-	for (w = pool->workers; w; w = w->next) {
+	tpio_list_for_each(w, &pool->workers, link) {
 		while (n < 64 && tpio_local_take(w, &l)) {
 			tpio_sched_add(pool, &l.cqe, 0);
 			moved[n].io = (struct _TP_IO *)(uintptr_t)l.cqe.cookie;
@@ -87,8 +77,11 @@ static int local_nonempty(struct _TP_POOL *pool)
 	int any = 0;
 
 	pthread_mutex_lock(&pool->mu);
-	for (w = pool->workers; w && !any; w = w->next)
+	tpio_list_for_each(w, &pool->workers, link) {
 		any = tpio_local_nonempty(w);
+		if (any)
+			break;
+	}
 	pthread_mutex_unlock(&pool->mu);
 	return any;
 }
@@ -161,13 +154,13 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 }
 
 /* The service's tick; 1 while some pool should stay watched. */
-int tpio_stall_tick(uint32_t starved)
+static int stall_tick(uint32_t starved)
 {
 	struct _TP_POOL *pool;
 	int any = 0;
 
 	pthread_mutex_lock(&mon_mu);
-	for (pool = mon_pools; pool; pool = pool->mon_next) {
+	tpio_list_for_each(pool, &mon_pools, mon_link) {
 		if (!atomic_load(&pool->watch) && !starved)
 			continue;
 		/*
