@@ -180,4 +180,5 @@ distclean: clean
 # one checkpatch rule that assumes in-tree code is ignored.
 checkpatch: $(KSFT_STAMP)
 	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --ignore LINUX_VERSION_CODE -f \
-		$(wildcard kmod/*.c kmod/*.h) uapi/linux/tpio.h common/tpio_word.h
+		$(wildcard kmod/*.c kmod/*.h) uapi/linux/tpio.h common/tpio_word.h \
+		common/tpio_port.h
