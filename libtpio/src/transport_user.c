@@ -179,13 +179,20 @@ static uint32_t wake_sleepers(struct uport *u, uint32_t n)
 	return woken;
 }
 
-static void free_slot(struct uport *u, uint32_t slot)
+/* all counts 0 in a new epoch: entries of the slot's past go stale */
+static void word_fresh(struct uport *u, uint32_t slot)
 {
-	struct uslot *s = &u->slots[slot];
 	__u64 w = tpio_word_load(&u->words[slot]);
 
 	__atomic_store_n(&u->words[slot], tpio_w_fresh(tpio_w_epoch(w)),
 			 __ATOMIC_SEQ_CST);
+}
+
+static void free_slot(struct uport *u, uint32_t slot)
+{
+	struct uslot *s = &u->slots[slot];
+
+	word_fresh(u, slot);
 	s->state = SLOT_FREE;
 	s->cookie = 0;
 	u->free_slots[tpio_p_slot_put(&u->free_fifo, u->max_objects,
@@ -205,6 +212,17 @@ static void cancel_all(struct uport *u, uint32_t slot)
 					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		;
 	tpio_p_cancel_all(w, &u->slots[slot].skipped, &u->slots[slot].cancels);
+}
+
+/* frees @u and what it points to */
+static void free_tables(struct uport *u)
+{
+	free(u->cqes);
+	free(u->ovf);
+	free(u->words);
+	free(u->slots);
+	free(u->free_slots);
+	free(u);
 }
 
 static int u_setup(struct tpio_port *port, uint32_t ring_entries,
@@ -230,12 +248,7 @@ static int u_setup(struct tpio_port *port, uint32_t ring_entries,
 	u->slots = calloc(max_objects, sizeof(*u->slots));
 	u->free_slots = calloc(max_objects, sizeof(*u->free_slots));
 	if (!u->cqes || !u->ovf || !u->words || !u->slots || !u->free_slots) {
-		free(u->cqes);
-		free(u->ovf);
-		free(u->words);
-		free(u->slots);
-		free(u->free_slots);
-		free(u);
+		free_tables(u);
 		return -ENOMEM;
 	}
 	for (i = 0; i < max_objects; i++) {
@@ -269,12 +282,7 @@ static void u_destroy(struct tpio_port *port)
 
 	pthread_mutex_destroy(&u->lock);
 	pthread_cond_destroy(&u->drain_cv);
-	free(u->cqes);
-	free(u->ovf);
-	free(u->words);
-	free(u->slots);
-	free(u->free_slots);
-	free(u);
+	free_tables(u);
 	port->priv = NULL;
 }
 
@@ -282,7 +290,6 @@ static int u_io_create(struct tpio_port *port, __u64 cookie, uint32_t *io)
 {
 	struct uport *u = U(port);
 	uint32_t slot;
-	__u64 w;
 
 	pthread_mutex_lock(&u->lock);
 	if (!u->free_fifo.count) {
@@ -290,9 +297,7 @@ static int u_io_create(struct tpio_port *port, __u64 cookie, uint32_t *io)
 		return -ENOSPC;
 	}
 	slot = u->free_slots[tpio_p_fifo_pop(&u->free_fifo, u->max_objects)];
-	w = tpio_word_load(&u->words[slot]);
-	__atomic_store_n(&u->words[slot], tpio_w_fresh(tpio_w_epoch(w)),
-			 __ATOMIC_SEQ_CST);
+	word_fresh(u, slot);
 	u->slots[slot].state = SLOT_LIVE;
 	u->slots[slot].cookie = cookie;
 	u->slots[slot].skipped = 0;
