@@ -22,12 +22,13 @@
  * (generation << 16) | slot; the generation of a slot is 1..0xffff and
  * moves on each time the slot is freed, so a stale handle stops naming the
  * slot and 0 is never a handle. Free slots are reused least recently freed
- * first. These port rules (handles, ring and FIFO arithmetic, arrival,
- * flush, cancel-all, wake order) are common/tpio_port.h's, shared with
- * libtpio's in-process transport. An object is live after create, a zombie after IO_CLOSE while
+ * first. An object is live after create, a zombie after IO_CLOSE while
  * skipped completions are still expected, and free once they have
  * arrived. The slot table holds one reference on the object; a DRAIN
- * sleeper holds another, so the object's memory outlives its slot.
+ * sleeper holds another, so the object's memory outlives its slot. These
+ * port rules (handles, ring and FIFO arithmetic, arrival, flush,
+ * cancel-all, wake order) are common/tpio_port.h's, shared with libtpio's
+ * in-process transport.
  *
  * The state word of a slot carries the counters of common/tpio_word.h.
  * User space changes it with atomic operations; the kernel applies the same
