@@ -94,12 +94,13 @@ static int ring_nonempty(struct uport *u)
 	return u->tail != __atomic_load_n(&u->head, __ATOMIC_ACQUIRE);
 }
 
-/* Writes entry @tail of the ring and publishes it. Port lock held. */
+/* The ring entry at tail, for the producer (port lock held) to fill. */
 static struct tpio_cqe *ring_entry(struct uport *u)
 {
 	return &u->cqes[tpio_p_ring_at(u->tail, u->entries)];
 }
 
+/* Publishes the entry that ring_entry() gave. Port lock held. */
 static void ring_push(struct uport *u)
 {
 	/* pairs with the consumers' load_acquire of tail */
