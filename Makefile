@@ -239,4 +239,4 @@ distclean: clean
 checkpatch: $(KSFT_STAMP)
 	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --ignore LINUX_VERSION_CODE -f \
 		$(wildcard kmod/*.c kmod/*.h) uapi/linux/tpio.h common/tpio_word.h \
-		common/tpio_version.h
+		common/tpio_version.h common/tpio_port.h

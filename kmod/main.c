@@ -25,7 +25,10 @@
  * first. An object is live after create, a zombie after IO_CLOSE while
  * skipped completions are still expected, and free once they have
  * arrived. The slot table holds one reference on the object; a DRAIN
- * sleeper holds another, so the object's memory outlives its slot.
+ * sleeper holds another, so the object's memory outlives its slot. These
+ * port rules (handles, ring and FIFO arithmetic, arrival, flush,
+ * cancel-all, wake order) are common/tpio_port.h's, shared with libtpio's
+ * in-process transport.
  *
  * The state word of a slot carries the counters of common/tpio_word.h.
  * User space changes it with atomic operations; the kernel applies the same
@@ -89,7 +92,6 @@ static int tpio_open(struct inode *inode, struct file *file)
 	}
 	spin_lock_init(&port->lock);
 	mutex_init(&port->setup_mutex);
-	INIT_LIST_HEAD(&port->workers);
 	init_waitqueue_head(&port->poll_wq);
 	port->user = user;
 	file->private_data = port;
@@ -121,7 +123,7 @@ static int tpio_release(struct inode *inode, struct file *file)
 	struct tpio_port *port = file->private_data;
 	struct tpio_user *user = port->user;
 
-	WARN_ON_ONCE(!list_empty(&port->workers));
+	WARN_ON_ONCE(port->workers.count);
 	tpio_port_free(port);
 	mutex_destroy(&port->setup_mutex);
 	kfree(port);
@@ -318,10 +320,10 @@ static void tpio_show_fdinfo(struct seq_file *m, struct file *file)
 	tpio_lock(port);
 	seq_printf(m, "tpio-ring:\t%u entries, tail %u, head %u, overflow %u\n",
 		   port->ring_entries, port->tail,
-		   READ_ONCE(port->shared->head), port->ovf_count);
+		   READ_ONCE(port->shared->head), port->ovf_fifo.count);
 	seq_printf(m, "tpio-objects:\t%u of %u\n",
-		   port->max_objects - port->free_count, port->max_objects);
-	seq_printf(m, "tpio-waiters:\t%u\n", port->nr_workers);
+		   port->max_objects - port->free_fifo.count, port->max_objects);
+	seq_printf(m, "tpio-waiters:\t%u\n", port->workers.count);
 	seq_printf(m, "tpio-port-bytes:\t%zu\n",
 		   sizeof(*port) + port->setup_charge);
 	seq_printf(m, "tpio-lock-work-max:\t%u\n", port->lock_work_max);

@@ -2,7 +2,11 @@
 /*
  * The "user" transport: the port of uapi/linux/tpio.h implemented
  * in-process, rule for rule as the kernel module does it, so that the two
- * backends behave the same. Every accounting rule is common/tpio_word.h's.
+ * backends behave the same: the word's rules are common/tpio_word.h's, the
+ * port's (handles and generations, ring and FIFO arithmetic, arrival,
+ * overflow flush, cancel-all, skipped counts, wake order) are
+ * common/tpio_port.h's. selftests/lib/portrules checks that both
+ * transports give the same results.
  *
  * Locking: uport->lock is the "port lock". It protects the producer side
  * of the ring (tail, the overflow list, flags), the slot table (skipped,
@@ -20,26 +24,29 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include "transport.h"
+#include "tpio_port.h"
 
 enum { SLOT_FREE, SLOT_LIVE, SLOT_ZOMBIE };
 
 struct uslot {
 	__u64 cookie;
-	uint32_t gen;
+	__u16 gen;			/* TPIO_GEN_FIRST..TPIO_GEN_LAST */
 	uint32_t skipped;
+	uint32_t cancels;		/* cancel-alls: stale overflow entries */
 	uint32_t waiters;
 	uint32_t state;
 };
 
 /* a worker asleep in worker_wait; lives on its stack, linked under lock */
 struct usleeper {
-	struct usleeper *next;
+	struct tpio_sleeper node;
 	uint32_t futex;			/* 0 asleep, 1 woken */
 };
 
@@ -53,14 +60,14 @@ struct uport {
 	uint32_t flags;
 	struct tpio_cqe *cqes;
 	uint32_t entries;
-	struct tpio_cqe *ovf;		/* overflow list, circular, lock */
-	uint32_t ovf_first, ovf_count;
+	struct tpio_ovf *ovf;		/* overflow FIFO, lock */
+	struct tpio_fifo ovf_fifo;
 	__u64 *words;
 	uint32_t max_objects;
 	struct uslot *slots;
-	uint32_t *free_fifo;		/* least recently freed first */
-	uint32_t free_first, free_count;
-	struct usleeper *sleepers;	/* LIFO */
+	uint32_t *free_slots;		/* least recently freed first */
+	struct tpio_fifo free_fifo;
+	struct tpio_sleepers sleepers;	/* the newest is woken first */
 };
 
 static struct uport *U(struct tpio_port *p)
@@ -74,55 +81,98 @@ static long futex(uint32_t *addr, int op, uint32_t val,
 	return syscall(SYS_futex, addr, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
 }
 
-static uint32_t ring_used(struct uport *u)
+static uint32_t ring_room(struct uport *u)
 {
-	return u->tail - __atomic_load_n(&u->head, __ATOMIC_ACQUIRE);
+	/* pairs with the consumers' CAS of head */
+	return tpio_p_ring_room(u->tail,
+				__atomic_load_n(&u->head, __ATOMIC_ACQUIRE),
+				u->entries);
 }
 
-/* Move overflow entries into the ring while it has room. Port lock held. */
-static void flush_overflow(struct uport *u)
+static int ring_nonempty(struct uport *u)
 {
-	uint32_t moved = 0;
+	return u->tail != __atomic_load_n(&u->head, __ATOMIC_ACQUIRE);
+}
 
-	while (u->ovf_count && ring_used(u) + moved < u->entries) {
-		u->cqes[(u->tail + moved) & (u->entries - 1)] = u->ovf[u->ovf_first];
-		u->ovf_first = (u->ovf_first + 1) & (u->entries - 1);
-		u->ovf_count--;
-		moved++;
-	}
+/* The ring entry at tail, for the producer (port lock held) to fill. */
+static struct tpio_cqe *ring_entry(struct uport *u)
+{
+	return &u->cqes[tpio_p_ring_at(u->tail, u->entries)];
+}
+
+/* Publishes the entry that ring_entry() gave. Port lock held. */
+static void ring_push(struct uport *u)
+{
 	/* pairs with the consumers' load_acquire of tail */
-	if (moved)
-		__atomic_store_n(&u->tail, u->tail + moved, __ATOMIC_RELEASE);
-	if (!u->ovf_count)
-		__atomic_store_n(&u->flags, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&u->tail, u->tail + 1, __ATOMIC_RELEASE);
 }
 
-/* Drop the overflow entries of @slot (they became stale). Port lock held. */
-static void purge_overflow(struct uport *u, uint32_t slot)
+static void publish_overflow(struct uport *u)
 {
-	uint32_t mask = u->entries - 1, n = u->ovf_count, kept = 0, i;
+	__atomic_store_n(&u->flags, u->ovf_fifo.count ? TPIO_RING_F_OVERFLOW : 0,
+			 __ATOMIC_RELEASE);
+}
 
-	for (i = 0; i < n; i++) {
-		struct tpio_cqe e = u->ovf[(u->ovf_first + i) & mask];
+static struct uslot *lookup(struct uport *u, uint32_t io, int zombie_ok)
+{
+	struct uslot *s;
 
-		if (e.slot != slot)
-			u->ovf[(u->ovf_first + kept++) & mask] = e;
+	if (!tpio_p_slot_ok(io, u->max_objects))
+		return NULL;
+	s = &u->slots[TPIO_IO_SLOT(io)];
+	if (!tpio_p_gen_ok(io, s->gen) || s->state == SLOT_FREE)
+		return NULL;
+	if (s->state == SLOT_ZOMBIE && !zombie_ok)
+		return NULL;
+	return s;
+}
+
+/*
+ * Moves overflow entries into the ring while it has room, dropping stale
+ * ones, at most TPIO_FLUSH_BATCH examined (as the kernel does). Port lock
+ * held. True when entries are left that the ring has room for.
+ */
+static int flush_overflow(struct uport *u)
+{
+	uint32_t room = ring_room(u), seen = 0;
+	enum tpio_p_flush step = TPIO_P_FLUSH_DROP;
+
+	while (seen++ < TPIO_FLUSH_BATCH && u->ovf_fifo.count) {
+		struct tpio_ovf *e = &u->ovf[u->ovf_fifo.head];
+		struct uslot *s = lookup(u, e->io, 1);
+
+		step = tpio_p_flush_step(tpio_p_ovf_stale(e, s != NULL,
+							  s ? s->cancels : 0),
+					 room);
+		if (step == TPIO_P_FLUSH_STOP)
+			break;
+		if (step == TPIO_P_FLUSH_MOVE) {
+			*ring_entry(u) = e->cqe;
+			ring_push(u);
+			room--;
+		}
+		tpio_p_fifo_pop(&u->ovf_fifo, u->entries);
 	}
-	u->ovf_count = kept;
-	if (!kept)
-		__atomic_store_n(&u->flags, 0, __ATOMIC_RELEASE);
+	publish_overflow(u);
+	return step != TPIO_P_FLUSH_STOP && u->ovf_fifo.count && room;
+}
+
+static void publish_sleepers(struct uport *u)
+{
+	__atomic_store_n(&u->nsleepers, u->sleepers.count, __ATOMIC_SEQ_CST);
 }
 
 static uint32_t wake_sleepers(struct uport *u, uint32_t n)
 {
 	uint32_t woken = 0;
+	struct tpio_sleeper *node;
 
-	for (; n && u->sleepers; n--, woken++) {
-		struct usleeper *s = u->sleepers;
+	for (; woken < n && (node = tpio_p_sleeper_pick(&u->sleepers));
+	     woken++) {
+		struct usleeper *s = (struct usleeper *)
+			((char *)node - offsetof(struct usleeper, node));
 
-		u->sleepers = s->next;
-		__atomic_store_n(&u->nsleepers, u->nsleepers - 1,
-				 __ATOMIC_SEQ_CST);
+		publish_sleepers(u);
 		__atomic_store_n(&s->futex, 1, __ATOMIC_RELEASE);
 		/* the sleeper takes the lock before it returns: s stays valid */
 		futex(&s->futex, FUTEX_WAKE_PRIVATE, 1, NULL);
@@ -130,36 +180,30 @@ static uint32_t wake_sleepers(struct uport *u, uint32_t n)
 	return woken;
 }
 
-static struct uslot *lookup(struct uport *u, uint32_t io, int zombie_ok)
+/* all counts 0 in a new epoch: entries of the slot's past go stale */
+static void word_fresh(struct uport *u, uint32_t slot)
 {
-	uint32_t slot = TPIO_IO_SLOT(io);
-	struct uslot *s;
+	__u64 w = tpio_word_load(&u->words[slot]);
 
-	if (slot >= u->max_objects)
-		return NULL;
-	s = &u->slots[slot];
-	if (s->gen != (io >> 16) || s->state == SLOT_FREE)
-		return NULL;
-	if (s->state == SLOT_ZOMBIE && !zombie_ok)
-		return NULL;
-	return s;
+	__atomic_store_n(&u->words[slot], tpio_w_fresh(tpio_w_epoch(w)),
+			 __ATOMIC_SEQ_CST);
 }
 
 static void free_slot(struct uport *u, uint32_t slot)
 {
 	struct uslot *s = &u->slots[slot];
-	__u64 w = tpio_word_load(&u->words[slot]);
 
-	__atomic_store_n(&u->words[slot], tpio_w_fresh(tpio_w_epoch(w)),
-			 __ATOMIC_SEQ_CST);
+	word_fresh(u, slot);
 	s->state = SLOT_FREE;
-	s->gen = (s->gen + 1) & 0xffff;
 	s->cookie = 0;
-	u->free_fifo[(u->free_first + u->free_count) % u->max_objects] = slot;
-	u->free_count++;
+	u->free_slots[tpio_p_slot_put(&u->free_fifo, u->max_objects,
+				      &s->gen)] = slot;
 }
 
-/* cancel_all on the word; pending becomes skipped. Port lock held. */
+/*
+ * cancel_all on the word: pending becomes skipped, the object's overflow
+ * entries go stale (dropped when they reach the head). Port lock held.
+ */
 static void cancel_all(struct uport *u, uint32_t slot)
 {
 	__u64 w = tpio_word_load(&u->words[slot]);
@@ -168,8 +212,18 @@ static void cancel_all(struct uport *u, uint32_t slot)
 					    tpio_w_cancel_all(w), 0,
 					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		;
-	u->slots[slot].skipped += tpio_w_pending(w);
-	purge_overflow(u, slot);
+	tpio_p_cancel_all(w, &u->slots[slot].skipped, &u->slots[slot].cancels);
+}
+
+/* frees @u and what it points to */
+static void free_tables(struct uport *u)
+{
+	free(u->cqes);
+	free(u->ovf);
+	free(u->words);
+	free(u->slots);
+	free(u->free_slots);
+	free(u);
 }
 
 static int u_setup(struct tpio_port *port, uint32_t ring_entries,
@@ -193,19 +247,16 @@ static int u_setup(struct tpio_port *port, uint32_t ring_entries,
 	u->ovf = calloc(ring_entries, sizeof(*u->ovf));
 	u->words = calloc(max_objects, sizeof(*u->words));
 	u->slots = calloc(max_objects, sizeof(*u->slots));
-	u->free_fifo = calloc(max_objects, sizeof(*u->free_fifo));
-	if (!u->cqes || !u->ovf || !u->words || !u->slots || !u->free_fifo) {
-		free(u->cqes);
-		free(u->ovf);
-		free(u->words);
-		free(u->slots);
-		free(u->free_fifo);
-		free(u);
+	u->free_slots = calloc(max_objects, sizeof(*u->free_slots));
+	if (!u->cqes || !u->ovf || !u->words || !u->slots || !u->free_slots) {
+		free_tables(u);
 		return -ENOMEM;
 	}
-	for (i = 0; i < max_objects; i++)
-		u->free_fifo[i] = i;
-	u->free_count = max_objects;
+	for (i = 0; i < max_objects; i++) {
+		u->slots[i].gen = TPIO_GEN_FIRST;
+		u->free_slots[i] = i;
+	}
+	u->free_fifo.count = max_objects;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -232,12 +283,7 @@ static void u_destroy(struct tpio_port *port)
 
 	pthread_mutex_destroy(&u->lock);
 	pthread_cond_destroy(&u->drain_cv);
-	free(u->cqes);
-	free(u->ovf);
-	free(u->words);
-	free(u->slots);
-	free(u->free_fifo);
-	free(u);
+	free_tables(u);
 	port->priv = NULL;
 }
 
@@ -245,24 +291,19 @@ static int u_io_create(struct tpio_port *port, __u64 cookie, uint32_t *io)
 {
 	struct uport *u = U(port);
 	uint32_t slot;
-	__u64 w;
 
 	pthread_mutex_lock(&u->lock);
-	if (!u->free_count) {
+	if (!u->free_fifo.count) {
 		pthread_mutex_unlock(&u->lock);
 		return -ENOSPC;
 	}
-	slot = u->free_fifo[u->free_first];
-	u->free_first = (u->free_first + 1) % u->max_objects;
-	u->free_count--;
-	w = tpio_word_load(&u->words[slot]);
-	__atomic_store_n(&u->words[slot], tpio_w_fresh(tpio_w_epoch(w)),
-			 __ATOMIC_SEQ_CST);
+	slot = u->free_slots[tpio_p_fifo_pop(&u->free_fifo, u->max_objects)];
+	word_fresh(u, slot);
 	u->slots[slot].state = SLOT_LIVE;
 	u->slots[slot].cookie = cookie;
 	u->slots[slot].skipped = 0;
 	u->slots[slot].waiters = 0;
-	*io = (u->slots[slot].gen << 16) | slot;
+	*io = tpio_p_handle(u->slots[slot].gen, slot);
 	pthread_mutex_unlock(&u->lock);
 	return 0;
 }
@@ -280,72 +321,72 @@ static int u_io_close(struct tpio_port *port, uint32_t io)
 		return -ENOENT;
 	}
 	cancel_all(u, slot);
-	if (!s->skipped)
+	s->state = SLOT_ZOMBIE;
+	if (tpio_p_free_now(1, s->skipped))
 		free_slot(u, slot);
-	else
-		s->state = SLOT_ZOMBIE;
 	/* drain sleepers of the object leave with ENOENT */
 	pthread_cond_broadcast(&u->drain_cv);
 	pthread_mutex_unlock(&u->lock);
 	return 0;
 }
 
+/* Nothing pending, or a zombie: swallowed by a skipped start, or dropped. */
+static __u32 arrive_unqueued(struct uport *u, struct uslot *s, uint32_t slot)
+{
+	__u32 result = tpio_p_unqueued(&s->skipped);
+
+	if (result == TPIO_POSTED_SKIPPED &&
+	    tpio_p_free_now(s->state == SLOT_ZOMBIE, s->skipped))
+		free_slot(u, slot);
+	return result;
+}
+
 /* The arrival rule for one completion. Port lock held. 0, or -EAGAIN (full). */
 static int arrive_one(struct uport *u, struct tpio_completion *c)
 {
 	uint32_t slot = TPIO_IO_SLOT(c->io);
-	struct uslot *s = &u->slots[slot];
-	__u64 w = tpio_word_load(&u->words[slot]), next;
-	struct tpio_cqe e;
+	struct uslot *s = lookup(u, c->io, 1);
+	enum tpio_p_dest dest = TPIO_P_FULL;
+	struct tpio_ovf *o;
+	__u64 w, next;
+	int arrive;
 
+	/* freed by an earlier skipped completion of the same batch */
+	if (!s) {
+		c->result = TPIO_POSTED_DROPPED;
+		return 0;
+	}
 	/*
 	 * A zombie only swallows: its cookie may name freed memory, so nothing
 	 * of it is queued even if its word says pending (a Start after close).
 	 */
-	for (;;) {
-		int arrive = s->state == SLOT_ZOMBIE ? 0 :
-			     tpio_w_arrive(w, &next);
-
-		if (!arrive)
-			break;
+	w = tpio_word_load(&u->words[slot]);
+	do {
+		arrive = s->state == SLOT_ZOMBIE ? 0 : tpio_w_arrive(w, &next);
 		if (arrive < 0)	/* the object's queued count is full */
 			return -EAGAIN;
-		/* afterwards: overflow list non-empty implies the ring is full */
-		if (u->ovf_count && ring_used(u) < u->entries)
-			flush_overflow(u);
-		if (u->ovf_count >= u->entries && ring_used(u) >= u->entries)
-			return -EAGAIN;
-		if (!__atomic_compare_exchange_n(&u->words[slot], &w, next, 0,
-						 __ATOMIC_SEQ_CST,
-						 __ATOMIC_SEQ_CST))
-			continue;
-		e.cookie = s->cookie;
-		e.overlapped = c->overlapped;
-		e.information = c->information;
-		e.status = c->status;
-		e.slot = slot;
-		e.epoch = tpio_w_epoch(w);
-		if (!u->ovf_count && ring_used(u) < u->entries) {
-			u->cqes[u->tail & (u->entries - 1)] = e;
-			/* pairs with the consumers' load_acquire of tail */
-			__atomic_store_n(&u->tail, u->tail + 1, __ATOMIC_RELEASE);
-		} else {
-			u->ovf[(u->ovf_first + u->ovf_count) & (u->entries - 1)] = e;
-			u->ovf_count++;
-			__atomic_store_n(&u->flags, TPIO_RING_F_OVERFLOW,
-					 __ATOMIC_RELEASE);
+		if (!arrive) {
+			c->result = arrive_unqueued(u, s, slot);
+			return 0;
 		}
-		c->result = TPIO_POSTED_QUEUED;
-		return 0;
-	}
-	if (s->skipped) {
-		s->skipped--;
-		c->result = TPIO_POSTED_SKIPPED;
-		if (s->state == SLOT_ZOMBIE && !s->skipped)
-			free_slot(u, slot);
+		/* where it goes is decided before the word changes */
+		dest = tpio_p_arrive_to(u->ovf_fifo.count, ring_room(u),
+					u->entries);
+		if (dest == TPIO_P_FULL)
+			return -EAGAIN;
+	} while (!__atomic_compare_exchange_n(&u->words[slot], &w, next, 0,
+					      __ATOMIC_SEQ_CST,
+					      __ATOMIC_SEQ_CST));
+	if (dest == TPIO_P_TO_RING) {
+		tpio_p_entry(ring_entry(u), s->cookie, slot, tpio_w_epoch(w), c);
+		ring_push(u);
 	} else {
-		c->result = TPIO_POSTED_DROPPED;
+		o = &u->ovf[tpio_p_fifo_push(&u->ovf_fifo, u->entries)];
+		o->io = c->io;
+		o->cancels = s->cancels;
+		tpio_p_entry(&o->cqe, s->cookie, slot, tpio_w_epoch(w), c);
 	}
+	c->result = TPIO_POSTED_QUEUED;
 	return 0;
 }
 
@@ -375,6 +416,7 @@ static int u_post(struct tpio_port *port, struct tpio_completion *c,
 		if (arrive_one(u, &c[i]))
 			break;
 	}
+	publish_overflow(u);
 	*done = i;
 	if (!i)
 		ret = -EAGAIN;
@@ -387,6 +429,7 @@ static int u_worker_wait(struct tpio_port *port, __u64 abs_ns, uint32_t seq)
 {
 	struct uport *u = U(port);
 	struct usleeper me = { .futex = 0 };
+	int more;
 	struct timespec ts = {
 		.tv_sec = abs_ns / 1000000000ULL,
 		.tv_nsec = abs_ns % 1000000000ULL,
@@ -394,8 +437,11 @@ static int u_worker_wait(struct tpio_port *port, __u64 abs_ns, uint32_t seq)
 	int woken;
 
 	pthread_mutex_lock(&u->lock);
-	flush_overflow(u);
-	if (ring_used(u)) {
+	/* until the ring holds entries or the overflow FIFO is empty */
+	do
+		more = flush_overflow(u);
+	while (more && !ring_nonempty(u));
+	if (ring_nonempty(u)) {
 		pthread_mutex_unlock(&u->lock);
 		return 0;
 	}
@@ -403,14 +449,12 @@ static int u_worker_wait(struct tpio_port *port, __u64 abs_ns, uint32_t seq)
 		pthread_mutex_unlock(&u->lock);
 		return -ETIMEDOUT;
 	}
-	me.next = u->sleepers;
-	u->sleepers = &me;
-	__atomic_store_n(&u->nsleepers, u->nsleepers + 1, __ATOMIC_SEQ_CST);
+	tpio_p_sleeper_add(&u->sleepers, &me.node);
+	publish_sleepers(u);
 	if (__atomic_load_n(&u->wake_seq, __ATOMIC_SEQ_CST) != seq) {
 		/* a poster queued work after the caller looked */
-		u->sleepers = me.next;
-		__atomic_store_n(&u->nsleepers, u->nsleepers - 1,
-				 __ATOMIC_SEQ_CST);
+		tpio_p_sleeper_del(&u->sleepers, &me.node);
+		publish_sleepers(u);
 		pthread_mutex_unlock(&u->lock);
 		return 0;
 	}
@@ -425,17 +469,11 @@ static int u_worker_wait(struct tpio_port *port, __u64 abs_ns, uint32_t seq)
 	}
 
 	pthread_mutex_lock(&u->lock);
+	/* not woken (set under the lock): still among the sleepers */
 	woken = __atomic_load_n(&me.futex, __ATOMIC_ACQUIRE);
 	if (!woken) {
-		struct usleeper **pp = &u->sleepers;
-
-		while (*pp && *pp != &me)
-			pp = &(*pp)->next;
-		if (*pp) {
-			*pp = me.next;
-			__atomic_store_n(&u->nsleepers, u->nsleepers - 1,
-					 __ATOMIC_SEQ_CST);
-		}
+		tpio_p_sleeper_del(&u->sleepers, &me.node);
+		publish_sleepers(u);
 	}
 	pthread_mutex_unlock(&u->lock);
 	return woken ? 0 : -ETIMEDOUT;
