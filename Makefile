@@ -24,6 +24,13 @@
 #          $(DESTDIR)/lib/modules/KVER/extra, the udev rule to
 #          $(DESTDIR)$(UDEVRULESDIR). depmod and ldconfig run when DESTDIR
 #          is empty.
+# SETUP    the package set "make setup" installs (scripts/setup: build,
+#          demo, check, conformance, debug, bench, all; default check).
+#          Every target that needs packages asks scripts/setup for its own
+#          set ("setup-demo", "setup-check", ...): "make demo" installs no
+#          Wine and no kernel sources. No target installs a kernel image:
+#          the VM's vmlinuz is unpacked into the per-user cache.
+# TPIO_KO  the module "make demo" loads in the VM.
 
 TOP      := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 BUILD    := $(TOP)/build
@@ -51,9 +58,13 @@ INSTALL_KDIR := $(if $(filter command environment,$(origin KDIR)),$(KDIR),/lib/m
 KSFT_STAMP := $(BUILD)/linux-source/.extracted
 CHECKPATCH := $(BUILD)/linux-source/scripts/checkpatch.pl
 DEMO_BIN   := $(BUILD)/demo/tpio-info
+TPIO_KO    ?= $(KMOD_KO)
+SETUP      ?= check
+SETUP_SETS := build demo check conformance debug bench all
 
 DEMO_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -I$(TOP)/uapi
 
+.PHONY: $(addprefix setup-,$(SETUP_SETS))
 .PHONY: all help setup module lib tests examples demo-tools check demo install \
 	clean distclean checkpatch kselftest-headers conformance check-debug \
 	bench fuzz install-lib install-module uninstall uninstall-lib \
@@ -63,7 +74,8 @@ all: module lib tests examples demo-tools
 
 help:
 	@echo "make            module + library + tests (+ demo program)"
-	@echo "make setup      install build and VM dependencies (apt-get)"
+	@echo "make setup      install what make check needs (apt-get; SETUP=demo"
+	@echo "                or another set of scripts/setup for less)"
 	@echo "make module     build/kmod/tpio.ko against KDIR=$(KDIR)"
 	@echo "make lib        libtpio (build/libtpio/)"
 	@echo "make tests      selftests (build/selftests/)"
@@ -86,7 +98,10 @@ help:
 	@echo "                scripts/cache-dir prints where it is)"
 
 setup:
-	$(TOP)/scripts/setup
+	$(TOP)/scripts/setup $(SETUP)
+
+$(addprefix setup-,$(SETUP_SETS)):
+	$(TOP)/scripts/setup $(@:setup-%=%)
 
 # kbuild writes its outputs next to what it builds: the module builds in
 # build/kmod, a tree of links to the sources (scripts/kmod-tree).
@@ -129,7 +144,7 @@ $(DEMO_BIN): $(TOP)/scripts/demo/tpio-info.c $(TOP)/uapi/linux/tpio.h
 STAGES ?=
 STAGE_ARGS := $(addprefix --stage ,$(STAGES))
 
-check: setup
+check: setup-check
 	@rc=0; $(MAKE) -k -j$(JOBS) all KDIR=$(VM_KDIR) || rc=1; \
 	if [ $$rc -ne 0 ]; then $(TOP)/scripts/run-tests --build-failed $(STAGE_ARGS); \
 	else $(TOP)/scripts/run-tests $(STAGE_ARGS); fi
@@ -137,17 +152,17 @@ check: setup
 # The vm-debug stage alone: the VM tests on the debug kernel of
 # scripts/build-debug-kernel (lockdep, KASAN, kmemleak; built once and
 # cached, about 4 minutes on 2 cores). Any report fails the run.
-check-debug: setup
+check-debug: setup-debug
 	$(MAKE) -j$(JOBS) tests
 	cd $(TOP) && scripts/run-tests --stage vm-debug
 
 # Benchmarks against peers, natively and in the VM (bench/README.md,
-# Documentation/performance.md); bench/setup installs their extra packages.
-bench: setup
+# Documentation/performance.md).
+bench: setup-bench
 	$(MAKE) -j$(JOBS) module lib KDIR=$(VM_KDIR)
 	$(MAKE) -C $(TOP)/bench run
 
-conformance: setup
+conformance: setup-conformance
 	$(MAKE) -j$(JOBS) lib
 	$(MAKE) -C $(TOP)/conformance run
 
@@ -165,7 +180,7 @@ FUZZ_KERNEL     ?= auto
 FUZZ_DEBUG_TREE ?=
 FUZZ_ARGS       ?=
 
-fuzz: setup
+fuzz: setup-debug
 	$(MAKE) -C $(TOP)/selftests fuzz
 	$(MAKE) module KDIR=$(VM_KDIR)
 	cd $(TOP) && FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_SEED='$(FUZZ_SEED)' \
@@ -173,14 +188,13 @@ fuzz: setup
 		FUZZ_DEBUG_TREE='$(FUZZ_DEBUG_TREE)' FUZZ_ARGS='$(FUZZ_ARGS)' \
 		scripts/fuzz
 
-# The main job: the module's ABI answering in the VM, then the examples
-# under load from the bundled client, natively (user backend) and in the
-# VM (kmod backend), and a short report (examples/demo).
-demo: setup
-	$(MAKE) -j$(JOBS) module lib demo-tools KDIR=$(VM_KDIR)
-	cd $(TOP) && scripts/vm-run --module build/kmod/tpio.ko \
-		--files build/demo/tpio-info -- build/demo/tpio-info
-	cd $(TOP) && examples/demo
+# The main job (examples/demo): the example echo server under load from
+# the bundled client, natively (user backend) beside a plain liburing loop,
+# then in one VM boot the module's ABI answering and the kmod backend
+# beside the user backend, a few runs of each, and a short report.
+demo: setup-demo
+	$(MAKE) -j$(JOBS) module lib demo-tools examples KDIR=$(VM_KDIR)
+	cd $(TOP) && TPIO_KO=$(TPIO_KO) examples/demo
 
 # The module is installed for one kernel, KVER (default: the running one),
 # built against its tree: never silently for another kernel.
