@@ -31,11 +31,11 @@ int tpio_objects_init(struct tpio_port *port)
 	if (!port->objs || !port->gen || !port->free_slots)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		port->gen[i] = 1;
+		port->gen[i] = TPIO_GEN_FIRST;
 		port->free_slots[i] = i;
 	}
-	port->free_head = 0;
-	port->free_count = n;
+	port->free_fifo.head = 0;
+	port->free_fifo.count = n;
 	return 0;
 }
 
@@ -74,13 +74,13 @@ static void tpio_io_release(struct kref *ref)
  */
 struct tpio_io *tpio_io_lookup(struct tpio_port *port, u32 io)
 {
-	u32 slot = TPIO_IO_SLOT(io);
+	u32 slot;
 
 	lockdep_assert_held(&port->lock);
-	if (slot >= port->max_objects)
+	if (!tpio_p_slot_ok(io, port->max_objects))
 		return NULL;
-	slot = array_index_nospec(slot, port->max_objects);
-	if (port->gen[slot] != io >> 16)
+	slot = array_index_nospec(TPIO_IO_SLOT(io), port->max_objects);
+	if (!tpio_p_gen_ok(io, port->gen[slot]))
 		return NULL;
 	return port->objs[slot];
 }
@@ -104,11 +104,8 @@ static void tpio_word_reset(struct tpio_port *port, u16 slot)
 static void tpio_slot_put(struct tpio_port *port, u16 slot)
 {
 	lockdep_assert_held(&port->lock);
-	if (!++port->gen[slot])
-		port->gen[slot] = 1;
-	port->free_slots[(port->free_head + port->free_count) %
-			 port->max_objects] = slot;
-	port->free_count++;
+	port->free_slots[tpio_p_slot_put(&port->free_fifo, port->max_objects,
+					 &port->gen[slot])] = slot;
 }
 
 /* Gives the slot back; the handle becomes stale. */
@@ -145,9 +142,7 @@ int tpio_cancel_all(struct tpio_port *port, struct tpio_io *obj,
 		--*cas_budget;
 		tpio_lock_work(port, 1);
 	}
-	obj->skipped = min_t(u64, U32_MAX,
-			     (u64)obj->skipped + tpio_w_pending(old));
-	obj->cancels++;
+	tpio_p_cancel_all(old, &obj->skipped, &obj->cancels);
 	return 0;
 }
 
@@ -160,13 +155,12 @@ int tpio_cancel_all(struct tpio_port *port, struct tpio_io *obj,
 static int tpio_slot_reserve(struct tpio_port *port, u16 *slot)
 {
 	tpio_lock(port);
-	if (!port->free_count) {
+	if (!port->free_fifo.count) {
 		tpio_unlock(port);
 		return -ENOSPC;
 	}
-	*slot = port->free_slots[port->free_head];
-	port->free_head = (port->free_head + 1) % port->max_objects;
-	port->free_count--;
+	*slot = port->free_slots[tpio_p_fifo_pop(&port->free_fifo,
+						 port->max_objects)];
 	tpio_unlock(port);
 	return 0;
 }
@@ -216,7 +210,7 @@ long tpio_ioctl_io_create(struct tpio_port *port, void __user *argp)
 		goto err_free;
 	/* the generation of a reserved slot moves only when it is freed */
 	obj->slot = slot;
-	obj->io = ((u32)READ_ONCE(port->gen[slot]) << 16) | slot;
+	obj->io = tpio_p_handle(READ_ONCE(port->gen[slot]), slot);
 	if (put_user(obj->io, &uargs->io)) {
 		tpio_slot_unreserve(port, slot);
 		ret = -EFAULT;
@@ -256,7 +250,7 @@ long tpio_ioctl_io_close(struct tpio_port *port, void __user *argp)
 		obj->closed = true;
 		/* DRAIN sleepers see closed and leave with ENOENT */
 		wake_up_all(&obj->wq);
-		if (!obj->skipped)
+		if (tpio_p_free_now(obj->closed, obj->skipped))
 			tpio_io_free_slot(port, obj);
 	}
 	tpio_unlock(port);

@@ -25,7 +25,10 @@
  * first. An object is live after create, a zombie after IO_CLOSE while
  * skipped completions are still expected, and free once they have
  * arrived. The slot table holds one reference on the object; a DRAIN
- * sleeper holds another, so the object's memory outlives its slot.
+ * sleeper holds another, so the object's memory outlives its slot. These
+ * port rules (handles, ring and FIFO arithmetic, arrival, flush,
+ * cancel-all, wake order) are common/tpio_port.h's, shared with libtpio's
+ * in-process transport.
  *
  * The state word of a slot carries the counters of common/tpio_word.h.
  * User space changes it with atomic operations; the kernel applies the same
@@ -59,6 +62,7 @@
 
 #include "compat.h"
 #include "tpio.h"
+#include "tpio_version.h"
 
 #define TPIO_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | \
 			 TPIO_FEAT_XPROC_POST | TPIO_FEAT_WAIT_SEQ | \
@@ -88,7 +92,6 @@ static int tpio_open(struct inode *inode, struct file *file)
 	}
 	spin_lock_init(&port->lock);
 	mutex_init(&port->setup_mutex);
-	INIT_LIST_HEAD(&port->workers);
 	init_waitqueue_head(&port->poll_wq);
 	port->user = user;
 	file->private_data = port;
@@ -120,7 +123,7 @@ static int tpio_release(struct inode *inode, struct file *file)
 	struct tpio_port *port = file->private_data;
 	struct tpio_user *user = port->user;
 
-	WARN_ON_ONCE(!list_empty(&port->workers));
+	WARN_ON_ONCE(port->workers.count);
 	tpio_port_free(port);
 	mutex_destroy(&port->setup_mutex);
 	kfree(port);
@@ -317,10 +320,10 @@ static void tpio_show_fdinfo(struct seq_file *m, struct file *file)
 	tpio_lock(port);
 	seq_printf(m, "tpio-ring:\t%u entries, tail %u, head %u, overflow %u\n",
 		   port->ring_entries, port->tail,
-		   READ_ONCE(port->shared->head), port->ovf_count);
+		   READ_ONCE(port->shared->head), port->ovf_fifo.count);
 	seq_printf(m, "tpio-objects:\t%u of %u\n",
-		   port->max_objects - port->free_count, port->max_objects);
-	seq_printf(m, "tpio-waiters:\t%u\n", port->nr_workers);
+		   port->max_objects - port->free_fifo.count, port->max_objects);
+	seq_printf(m, "tpio-waiters:\t%u\n", port->workers.count);
 	seq_printf(m, "tpio-port-bytes:\t%zu\n",
 		   sizeof(*port) + port->setup_charge);
 	seq_printf(m, "tpio-lock-work-max:\t%u\n", port->lock_work_max);
@@ -385,8 +388,21 @@ static const struct file_operations tpio_fops = {
 	.show_fdinfo	= tpio_show_fdinfo,
 };
 
+/*
+ * A fixed misc minor, so that the module can be loaded on first use: depmod
+ * turns the "devname:" and "char-major-10-N" aliases below into
+ * modules.devname, from which kmod's static-nodes creates /dev/tpio at boot,
+ * and the first open(2) of that node loads the module. 249 is in the range
+ * that the kernel's list of device numbers reserves for local use
+ * (243..254): it is none of the misc minors the kernel assigns (6.1 to
+ * 6.12), no upstream driver takes it, and dynamic minors come from
+ * elsewhere (0..127, then, in newer kernels, above 255).
+ * Documentation/kmod.rst, "Building and loading".
+ */
+#define TPIO_MISC_MINOR	249
+
 static struct miscdevice tpio_misc = {
-	.minor		= MISC_DYNAMIC_MINOR,
+	.minor		= TPIO_MISC_MINOR,
 	.name		= TPIO_NAME,
 	.fops		= &tpio_fops,
 	.mode		= 0666,
@@ -398,7 +414,13 @@ static int __init tpio_init(void)
 
 	if (ret)
 		return ret;
-	return misc_register(&tpio_misc);
+	ret = misc_register(&tpio_misc);
+	if (ret) {
+		pr_err("tpio: cannot register misc minor %d: %d\n",
+		       TPIO_MISC_MINOR, ret);
+		tpio_users_exit();
+	}
+	return ret;
 }
 
 static void __exit tpio_exit(void)
@@ -413,3 +435,6 @@ module_exit(tpio_exit);
 MODULE_DESCRIPTION("NT-style I/O completion ports with thread-pool I/O accounting");
 MODULE_AUTHOR("The tpio developers");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(TPIO_VERSION);
+MODULE_ALIAS_MISCDEV(TPIO_MISC_MINOR);
+MODULE_ALIAS("devname:" TPIO_NAME);

@@ -40,14 +40,10 @@ bool tpio_sleep(ktime_t *abs)
 					      CLOCK_MONOTONIC) == 0;
 }
 
-/*
- * Free entries in the ring. head is user-written: a value more than
- * ring_entries behind tail (garbage) makes the ring look full, which only
- * stalls this port.
- */
+/* Free entries in the ring (head is user-written: see tpio_p_ring_room). */
 static u32 tpio_ring_room(struct tpio_port *port)
 {
-	u32 head, used;
+	u32 head;
 
 	lockdep_assert_held(&port->lock);
 	/*
@@ -55,8 +51,7 @@ static u32 tpio_ring_room(struct tpio_port *port)
 	 * below head have been read before the kernel overwrites them.
 	 */
 	head = smp_load_acquire(&port->shared->head);
-	used = port->tail - head;
-	return used >= port->ring_entries ? 0 : port->ring_entries - used;
+	return tpio_p_ring_room(port->tail, head, port->ring_entries);
 }
 
 /* Makes the entries written so far and the overflow state visible. */
@@ -67,8 +62,9 @@ void tpio_ring_publish(struct tpio_port *port)
 	lockdep_assert_held(&port->lock);
 	/* pairs with the consumers' load-acquire of tail */
 	smp_store_release(&ring->tail, port->tail);
-	WRITE_ONCE(ring->overflow, port->ovf_count);
-	WRITE_ONCE(ring->flags, port->ovf_count ? TPIO_RING_F_OVERFLOW : 0);
+	WRITE_ONCE(ring->overflow, port->ovf_fifo.count);
+	WRITE_ONCE(ring->flags,
+		   port->ovf_fifo.count ? TPIO_RING_F_OVERFLOW : 0);
 }
 
 /* An overflow entry whose object was cancelled or closed since it was queued. */
@@ -76,7 +72,7 @@ static bool tpio_ovf_stale(struct tpio_port *port, const struct tpio_ovf *e)
 {
 	struct tpio_io *obj = tpio_io_lookup(port, e->io);
 
-	return !obj || obj->cancels != e->cancels;
+	return tpio_p_ovf_stale(e, !!obj, obj ? obj->cancels : 0);
 }
 
 /*
@@ -88,26 +84,30 @@ static bool tpio_ovf_stale(struct tpio_port *port, const struct tpio_ovf *e)
  */
 bool tpio_flush_overflow(struct tpio_port *port)
 {
-	u32 mask = port->ring_entries - 1;
+	struct tpio_fifo *fifo = &port->ovf_fifo;
+	u32 n = port->ring_entries;
 	u32 room = tpio_ring_room(port);
 	u32 seen;
 
 	lockdep_assert_held(&port->lock);
-	for (seen = 0; seen < TPIO_FLUSH_BATCH && port->ovf_count; seen++) {
-		struct tpio_ovf *e = &port->ovf[port->ovf_head];
+	for (seen = 0; seen < TPIO_FLUSH_BATCH && fifo->count; seen++) {
+		struct tpio_ovf *e = &port->ovf[fifo->head];
 
 		tpio_lock_work(port, 1);
-		if (!tpio_ovf_stale(port, e)) {
-			if (!room)
-				return false;
-			port->ring->cqes[port->tail & mask] = e->cqe;
-			port->tail++;
+		switch (tpio_p_flush_step(tpio_ovf_stale(port, e), room)) {
+		case TPIO_P_FLUSH_STOP:
+			return false;
+		case TPIO_P_FLUSH_MOVE:
+			port->ring->cqes[tpio_p_ring_at(port->tail++, n)] =
+				e->cqe;
 			room--;
+			break;
+		case TPIO_P_FLUSH_DROP:
+			break;
 		}
-		port->ovf_head = (port->ovf_head + 1) & mask;
-		port->ovf_count--;
+		tpio_p_fifo_pop(fifo, n);
 	}
-	return port->ovf_count && room;
+	return fifo->count && room;
 }
 
 /*
@@ -116,17 +116,19 @@ bool tpio_flush_overflow(struct tpio_port *port)
  */
 u32 tpio_wake_workers(struct tpio_port *port, u32 count)
 {
+	struct tpio_sleeper *n;
 	struct tpio_worker *w;
 	u32 woken = 0, batch;
 
 	do {
 		tpio_lock(port);
-		for (batch = 0; batch < TPIO_WAKE_BATCH && woken < count &&
-		     !list_empty(&port->workers); batch++, woken++) {
-			w = list_first_entry(&port->workers, struct tpio_worker,
-					     node);
-			list_del_init(&w->node);
-			port->nr_workers--;
+		for (batch = 0; batch < TPIO_WAKE_BATCH && woken < count;
+		     batch++, woken++) {
+			/* the most recent sleeper first */
+			n = tpio_p_sleeper_pick(&port->workers);
+			if (!n)
+				break;
+			w = container_of(n, struct tpio_worker, node);
 			tpio_waiters_publish(port);
 			tpio_lock_work(port, 1);
 			/*
@@ -139,7 +141,7 @@ u32 tpio_wake_workers(struct tpio_port *port, u32 count)
 			wake_up_process(w->task);
 		}
 		batch = batch == TPIO_WAKE_BATCH && woken < count &&
-			!list_empty(&port->workers);
+			port->workers.count;
 		tpio_unlock(port);
 	} while (batch);
 	return woken;
@@ -148,39 +150,33 @@ u32 tpio_wake_workers(struct tpio_port *port, u32 count)
 /* A completion that found nothing pending: swallowed by a skip, or dropped. */
 static int tpio_post_unqueued(struct tpio_port *port, struct tpio_io *obj)
 {
+	u32 ret;
+
 	lockdep_assert_held(&port->lock);
-	if (!obj->skipped)
-		return TPIO_POSTED_DROPPED;
-	obj->skipped--;
-	if (obj->closed && !obj->skipped)
+	ret = tpio_p_unqueued(&obj->skipped);
+	if (ret == TPIO_POSTED_SKIPPED &&
+	    tpio_p_free_now(obj->closed, obj->skipped))
 		tpio_io_free_slot(port, obj);
-	return TPIO_POSTED_SKIPPED;
+	return ret;
 }
 
 static void tpio_queue_entry(struct tpio_port *port, struct tpio_io *obj,
 			     const struct tpio_completion *c, u32 epoch,
-			     bool to_ring)
+			     enum tpio_p_dest dest)
 {
-	u32 mask = port->ring_entries - 1;
+	u32 n = port->ring_entries;
 	struct tpio_ovf *o;
 	struct tpio_cqe *e;
 
-	if (to_ring) {
-		e = &port->ring->cqes[port->tail & mask];
-		port->tail++;
+	if (dest == TPIO_P_TO_RING) {
+		e = &port->ring->cqes[tpio_p_ring_at(port->tail++, n)];
 	} else {
-		o = &port->ovf[(port->ovf_head + port->ovf_count) & mask];
-		port->ovf_count++;
+		o = &port->ovf[tpio_p_fifo_push(&port->ovf_fifo, n)];
 		o->io = obj->io;
 		o->cancels = obj->cancels;
 		e = &o->cqe;
 	}
-	e->cookie = obj->cookie;
-	e->overlapped = c->overlapped;
-	e->information = c->information;
-	e->status = c->status;
-	e->slot = obj->slot;
-	e->epoch = epoch;
+	tpio_p_entry(e, obj->cookie, obj->slot, epoch, c);
 }
 
 /*
@@ -194,8 +190,8 @@ static int tpio_post_one(struct tpio_port *port,
 			 const struct tpio_completion *c, u32 *cas_budget)
 {
 	struct tpio_io *obj = tpio_io_lookup(port, c->io);
+	enum tpio_p_dest dest;
 	atomic64_t *word;
-	bool to_ring;
 	s64 old;
 	u64 next;
 	int ret;
@@ -222,8 +218,10 @@ static int tpio_post_one(struct tpio_port *port,
 		if (ret < 0)	/* the object's queued count is full */
 			return -EAGAIN;
 		/* room is checked before the word changes: no lost entry */
-		to_ring = !port->ovf_count && tpio_ring_room(port);
-		if (!to_ring && port->ovf_count == port->ring_entries)
+		dest = tpio_p_arrive_to(port->ovf_fifo.count,
+					tpio_ring_room(port),
+					port->ring_entries);
+		if (dest == TPIO_P_FULL)
 			return -EAGAIN;
 		if (atomic64_try_cmpxchg(word, &old, next))
 			break;
@@ -232,7 +230,7 @@ static int tpio_post_one(struct tpio_port *port,
 		--*cas_budget;
 		tpio_lock_work(port, 1);
 	}
-	tpio_queue_entry(port, obj, c, tpio_w_epoch(old), to_ring);
+	tpio_queue_entry(port, obj, c, tpio_w_epoch(old), dest);
 	return TPIO_POSTED_QUEUED;
 }
 
@@ -406,8 +404,7 @@ static int tpio_worker_sleep(struct tpio_port *port, struct tpio_worker *w,
 	if (w->woken) {
 		ret = 0;
 	} else {
-		list_del(&w->node);
-		port->nr_workers--;
+		tpio_p_sleeper_del(&port->workers, &w->node);
 		tpio_waiters_publish(port);
 	}
 	tpio_unlock(port);
@@ -455,8 +452,7 @@ long tpio_ioctl_wait(struct tpio_port *port, void __user *argp)
 	}
 	w.task = current;
 	w.woken = false;
-	list_add(&w.node, &port->workers);
-	port->nr_workers++;
+	tpio_p_sleeper_add(&port->workers, &w.node);
 	tpio_waiters_publish(port);
 	tpio_unlock(port);
 

@@ -20,19 +20,19 @@
 #include <linux/wait.h>
 
 #include <linux/tpio.h>
+#include <tpio_port.h>
 #include <tpio_word.h>
 
 struct tpio_user;
 
 /*
  * Bounds on the work done under port->lock, whatever user space does (see
- * "Bounded work" in main.c): failed compare-and-swaps on user-writable
- * words per ioctl, overflow entries examined per flush, WAIT sleepers woken
- * per lock hold.
+ * "Bounded work" in Documentation/kmod.rst): failed compare-and-swaps on
+ * user-writable words per ioctl; common/tpio_port.h has the overflow
+ * entries examined per flush (TPIO_FLUSH_BATCH) and the WAIT sleepers
+ * woken per lock hold (TPIO_WAKE_BATCH).
  */
 #define TPIO_CAS_BUDGET		64
-#define TPIO_FLUSH_BATCH	64
-#define TPIO_WAKE_BATCH		16
 
 /*
  * The RING area (mapped read-only): header, kernel-written tail on its own
@@ -64,20 +64,15 @@ struct tpio_shared {
 };
 
 /*
- * An entry of the overflow FIFO: the completion, the object handle it was
- * posted to and the object's cancel count then. A cancel or a close moves
- * the count on, so the entry is dropped when it reaches the head of the
- * FIFO (no purge under the lock). Kernel-private: never mapped.
+ * The entries of the overflow FIFO are struct tpio_ovf (common/tpio_port.h):
+ * a cancel or a close moves the object's cancel count on, so its entries
+ * are dropped when they reach the head of the FIFO (no purge under the
+ * lock). Kernel-private: never mapped.
  */
-struct tpio_ovf {
-	struct tpio_cqe cqe;
-	u32 io;
-	u32 cancels;
-};
 
 /* A TPIO_IOC_WAIT sleeper, on the stack of the sleeping task. */
 struct tpio_worker {
-	struct list_head node;	/* in port->workers, protected by port->lock */
+	struct tpio_sleeper node;	/* in port->workers, port->lock */
 	struct task_struct *task;
 	bool woken;		/* set under port->lock, read with READ_ONCE */
 };
@@ -126,12 +121,9 @@ struct tpio_port {
 
 	/* protected by lock */
 	u32 tail;			/* producer index, published to ring */
-	u32 ovf_head;			/* oldest overflow entry */
-	u32 ovf_count;
-	u32 free_head;			/* oldest free slot in free_slots */
-	u32 free_count;
-	struct list_head workers;	/* TPIO_IOC_WAIT sleepers, newest first */
-	u32 nr_workers;			/* entries of workers */
+	struct tpio_fifo ovf_fifo;	/* indexes of ovf */
+	struct tpio_fifo free_fifo;	/* indexes of free_slots */
+	struct tpio_sleepers workers;	/* TPIO_IOC_WAIT sleepers, LIFO */
 	wait_queue_head_t poll_wq;	/* poll() of the port fd */
 
 	/* protected by lock: the work of the current hold, and the most */
@@ -151,11 +143,11 @@ struct tpio_port {
 #define TPIO_LOCK_WORK_MAX	(2 * TPIO_POST_MAX + TPIO_FLUSH_BATCH + \
 				 TPIO_CAS_BUDGET)
 
-/* ring->waiters follows nr_workers: posters read it to decide to WAKE. */
+/* ring->waiters follows the sleepers: posters read it to decide to WAKE. */
 static inline void tpio_waiters_publish(struct tpio_port *port)
 {
 	lockdep_assert_held(&port->lock);
-	WRITE_ONCE(port->ring->waiters, port->nr_workers);
+	WRITE_ONCE(port->ring->waiters, port->workers.count);
 }
 
 /* Charge of one struct tpio_io against its user's budget. */

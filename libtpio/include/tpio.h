@@ -37,6 +37,19 @@ extern "C" {
 
 #define TPIO_API __attribute__((visibility("default")))
 
+/*
+ * Exported names: the library exports no Win32 name. Each Win32 function is
+ * declared here under its Win32 name with the assembler name "tpio_<Name>"
+ * (TPIO_ASMNAME), so that a program writes ReadFile and links to the library's
+ * tpio_ReadFile, while another library of the same process may still define
+ * its own ReadFile, Sleep or CloseHandle. The library's own definitions see
+ * these declarations and get the same names. Every export carries the
+ * symbol version TPIO_0.1 (Documentation/libtpio.rst, "Exported names").
+ */
+#define TPIO_STR_(x) #x
+#define TPIO_STR(x) TPIO_STR_(x)
+#define TPIO_ASMNAME(n) __asm__(TPIO_STR(__USER_LABEL_PREFIX__) "tpio_" #n)
+
 /* Win32 base types, with Windows' widths (DWORD, ULONG and LONG are 32-bit) */
 typedef int BOOL;
 typedef uint8_t BYTE;
@@ -241,10 +254,10 @@ typedef TP_CALLBACK_ENVIRON_V3 TP_CALLBACK_ENVIRON, *PTP_CALLBACK_ENVIRON;
 /* ------------------------------------------------------------------ */
 
 /* The calling thread's last error code. */
-TPIO_API DWORD GetLastError(void);
+TPIO_API DWORD GetLastError(void) TPIO_ASMNAME(GetLastError);
 
 /* Set the calling thread's last error code. */
-TPIO_API VOID SetLastError(DWORD dwErrCode);
+TPIO_API VOID SetLastError(DWORD dwErrCode) TPIO_ASMNAME(SetLastError);
 
 /* ------------------------------------------------------------------ */
 /* Thread-pool I/O                                                    */
@@ -265,7 +278,8 @@ TPIO_API VOID SetLastError(DWORD dwErrCode);
  * [T] The fd binding lasts until CloseThreadpoolIo (tpio cannot see close(2)).
  */
 TPIO_API PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio,
-				   PVOID pv, PTP_CALLBACK_ENVIRON pcbe);
+				   PVOID pv, PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(CreateThreadpoolIo);
 
 /*
  * Announce one asynchronous I/O about to be issued on the object's handle
@@ -274,7 +288,7 @@ TPIO_API PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio,
  * pending limit (262143 per object) the start is refused: diagnostic on
  * stderr always, last error ERROR_TOO_MANY_POSTS.
  */
-TPIO_API VOID StartThreadpoolIo(PTP_IO pio);
+TPIO_API VOID StartThreadpoolIo(PTP_IO pio) TPIO_ASMNAME(StartThreadpoolIo);
 
 /*
  * Take back one StartThreadpoolIo whose I/O was not issued or completed
@@ -282,7 +296,7 @@ TPIO_API VOID StartThreadpoolIo(PTP_IO pio);
  * only to wake a thread waiting for the object to drain. [T] With nothing
  * pending it does nothing (diagnostic with TPIO_DEBUG=1).
  */
-TPIO_API VOID CancelThreadpoolIo(PTP_IO pio);
+TPIO_API VOID CancelThreadpoolIo(PTP_IO pio) TPIO_ASMNAME(CancelThreadpoolIo);
 
 /*
  * Wait until the object is drained: nothing pending, nothing queued, no
@@ -294,7 +308,8 @@ TPIO_API VOID CancelThreadpoolIo(PTP_IO pio);
  * instead of deadlocking (diagnostic with TPIO_DEBUG=1).
  */
 TPIO_API VOID WaitForThreadpoolIoCallbacks(PTP_IO pio,
-					   BOOL fCancelPendingCallbacks);
+					   BOOL fCancelPendingCallbacks)
+	TPIO_ASMNAME(WaitForThreadpoolIoCallbacks);
 
 /*
  * Release the object. No new StartThreadpoolIo is allowed. It is freed at
@@ -304,7 +319,7 @@ TPIO_API VOID WaitForThreadpoolIoCallbacks(PTP_IO pio,
  * binding is released. A closed object's late skipped completions are
  * swallowed by the port. Do not use @pio afterwards.
  */
-TPIO_API VOID CloseThreadpoolIo(PTP_IO pio);
+TPIO_API VOID CloseThreadpoolIo(PTP_IO pio) TPIO_ASMNAME(CloseThreadpoolIo);
 
 /* ------------------------------------------------------------------ */
 /* Pools                                                              */
@@ -316,20 +331,22 @@ TPIO_API VOID CloseThreadpoolIo(PTP_IO pio);
  * (ERROR_INVALID_PARAMETER, ERROR_NOT_ENOUGH_MEMORY, ERROR_NOT_SUPPORTED
  * when TPIO_BACKEND=kmod and /dev/tpio cannot be used).
  */
-TPIO_API PTP_POOL CreateThreadpool(PVOID reserved);
+TPIO_API PTP_POOL CreateThreadpool(PVOID reserved)
+	TPIO_ASMNAME(CreateThreadpool);
 
 /*
  * Close a private pool: its workers exit once their current callbacks
  * return. Objects still bound to it must have been closed first (as on
  * Windows). The default pool cannot be closed.
  */
-TPIO_API VOID CloseThreadpool(PTP_POOL ptpp);
+TPIO_API VOID CloseThreadpool(PTP_POOL ptpp) TPIO_ASMNAME(CloseThreadpool);
 
 /*
  * Set the most threads the pool may run: 0 means 1; capped at 1023
  * ([T] the state word's running field). Lowers the minimum if needed.
  */
-TPIO_API VOID SetThreadpoolThreadMaximum(PTP_POOL ptpp, DWORD cthrdMost);
+TPIO_API VOID SetThreadpoolThreadMaximum(PTP_POOL ptpp, DWORD cthrdMost)
+	TPIO_ASMNAME(SetThreadpoolThreadMaximum);
 
 /*
  * Set the fewest threads the pool keeps, and create them before returning;
@@ -337,31 +354,37 @@ TPIO_API VOID SetThreadpoolThreadMaximum(PTP_POOL ptpp, DWORD cthrdMost);
  * failure (ERROR_INVALID_PARAMETER above 1023, ERROR_NOT_ENOUGH_MEMORY
  * when a thread cannot be created).
  */
-TPIO_API BOOL SetThreadpoolThreadMinimum(PTP_POOL ptpp, DWORD cthrdMic);
+TPIO_API BOOL SetThreadpoolThreadMinimum(PTP_POOL ptpp, DWORD cthrdMic)
+	TPIO_ASMNAME(SetThreadpoolThreadMinimum);
 
 /* ------------------------------------------------------------------ */
 /* Callback environments                                              */
 /* ------------------------------------------------------------------ */
 
 /* Fill @pcbe with the defaults: Version 3, default pool, no group, NORMAL. */
-TPIO_API VOID InitializeThreadpoolEnvironment(PTP_CALLBACK_ENVIRON pcbe);
+TPIO_API VOID InitializeThreadpoolEnvironment(PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(InitializeThreadpoolEnvironment);
 
 /* Nothing to release; provided for source compatibility. */
-TPIO_API VOID DestroyThreadpoolEnvironment(PTP_CALLBACK_ENVIRON pcbe);
+TPIO_API VOID DestroyThreadpoolEnvironment(PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(DestroyThreadpoolEnvironment);
 
 /* Objects created with @pcbe use pool @ptpp (NULL: the default pool). */
 TPIO_API VOID SetThreadpoolCallbackPool(PTP_CALLBACK_ENVIRON pcbe,
-					PTP_POOL ptpp);
+					PTP_POOL ptpp)
+	TPIO_ASMNAME(SetThreadpoolCallbackPool);
 
 /*
  * Objects created with @pcbe join cleanup group @ptpcg; @pfng (may be NULL)
  * is called per member by CloseThreadpoolCleanupGroupMembers(.., TRUE, ..).
  */
 TPIO_API VOID SetThreadpoolCallbackCleanupGroup(PTP_CALLBACK_ENVIRON pcbe,
-		PTP_CLEANUP_GROUP ptpcg, PTP_CLEANUP_GROUP_CANCEL_CALLBACK pfng);
+		PTP_CLEANUP_GROUP ptpcg, PTP_CLEANUP_GROUP_CANCEL_CALLBACK pfng)
+	TPIO_ASMNAME(SetThreadpoolCallbackCleanupGroup);
 
 /* Callbacks of @pcbe run long: CallbackMayRunLong returns TRUE at once. */
-TPIO_API VOID SetThreadpoolCallbackRunsLong(PTP_CALLBACK_ENVIRON pcbe);
+TPIO_API VOID SetThreadpoolCallbackRunsLong(PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(SetThreadpoolCallbackRunsLong);
 
 /*
  * Callbacks of @pcbe run at @Priority: HIGH before NORMAL before LOW,
@@ -370,14 +393,16 @@ TPIO_API VOID SetThreadpoolCallbackRunsLong(PTP_CALLBACK_ENVIRON pcbe);
  * ERROR_INVALID_PARAMETER.
  */
 TPIO_API VOID SetThreadpoolCallbackPriority(PTP_CALLBACK_ENVIRON pcbe,
-					    TP_CALLBACK_PRIORITY Priority);
+					    TP_CALLBACK_PRIORITY Priority)
+	TPIO_ASMNAME(SetThreadpoolCallbackPriority);
 
 /*
  * Callbacks of @pcbe should run on a thread that never exits. [T] tpio
  * honours it by never retiring, on idle timeout, a worker that ran such a
  * callback.
  */
-TPIO_API VOID SetThreadpoolCallbackPersistent(PTP_CALLBACK_ENVIRON pcbe);
+TPIO_API VOID SetThreadpoolCallbackPersistent(PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(SetThreadpoolCallbackPersistent);
 
 /*
  * Not implemented (Linux has no loader lock to race with): stores @mod in
@@ -386,14 +411,16 @@ TPIO_API VOID SetThreadpoolCallbackPersistent(PTP_CALLBACK_ENVIRON pcbe);
  * ERROR_CALL_NOT_IMPLEMENTED.
  */
 TPIO_API VOID SetThreadpoolCallbackLibrary(PTP_CALLBACK_ENVIRON pcbe,
-					   PVOID mod);
+					   PVOID mod)
+	TPIO_ASMNAME(SetThreadpoolCallbackLibrary);
 
 /* ------------------------------------------------------------------ */
 /* Cleanup groups                                                     */
 /* ------------------------------------------------------------------ */
 
 /* A new, empty cleanup group; NULL + ERROR_NOT_ENOUGH_MEMORY on failure. */
-TPIO_API PTP_CLEANUP_GROUP CreateThreadpoolCleanupGroup(void);
+TPIO_API PTP_CLEANUP_GROUP CreateThreadpoolCleanupGroup(void)
+	TPIO_ASMNAME(CreateThreadpoolCleanupGroup);
 
 /*
  * Release every member of the group. Without @fCancelPendingCallbacks it
@@ -408,11 +435,13 @@ TPIO_API PTP_CLEANUP_GROUP CreateThreadpoolCleanupGroup(void);
  */
 TPIO_API VOID CloseThreadpoolCleanupGroupMembers(PTP_CLEANUP_GROUP ptpcg,
 						 BOOL fCancelPendingCallbacks,
-						 PVOID pvCleanupContext);
+						 PVOID pvCleanupContext)
+	TPIO_ASMNAME(CloseThreadpoolCleanupGroupMembers);
 
 /* Free the (empty) group. Members left in it are released as by
  * CloseThreadpoolCleanupGroupMembers(ptpcg, FALSE, NULL) first. */
-TPIO_API VOID CloseThreadpoolCleanupGroup(PTP_CLEANUP_GROUP ptpcg);
+TPIO_API VOID CloseThreadpoolCleanupGroup(PTP_CLEANUP_GROUP ptpcg)
+	TPIO_ASMNAME(CloseThreadpoolCleanupGroup);
 
 /* ------------------------------------------------------------------ */
 /* Callback instances (valid only inside the callback, on its thread) */
@@ -424,14 +453,16 @@ TPIO_API VOID CloseThreadpoolCleanupGroup(PTP_CLEANUP_GROUP ptpcg);
  * limit; marks the callback long-running either way. TRUE at once in a
  * RunsLong environment. FALSE outside a callback or on another thread.
  */
-TPIO_API BOOL CallbackMayRunLong(PTP_CALLBACK_INSTANCE pci);
+TPIO_API BOOL CallbackMayRunLong(PTP_CALLBACK_INSTANCE pci)
+	TPIO_ASMNAME(CallbackMayRunLong);
 
 /*
  * Stop counting this callback for WaitForThreadpoolIoCallbacks (it still
  * counts for cleanup-group release). Effective once, on the callback's own
  * thread; otherwise nothing happens.
  */
-TPIO_API VOID DisassociateCurrentThreadFromCallback(PTP_CALLBACK_INSTANCE pci);
+TPIO_API VOID DisassociateCurrentThreadFromCallback(PTP_CALLBACK_INSTANCE pci)
+	TPIO_ASMNAME(DisassociateCurrentThreadFromCallback);
 
 /*
  * After the callback and the finalization callback return, set event
@@ -439,19 +470,23 @@ TPIO_API VOID DisassociateCurrentThreadFromCallback(PTP_CALLBACK_INSTANCE pci);
  * in the order: critical section, mutex, semaphore, event.
  */
 TPIO_API VOID SetEventWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
-					  HANDLE evt);
+					  HANDLE evt)
+	TPIO_ASMNAME(SetEventWhenCallbackReturns);
 
 /* After the callback returns, ReleaseSemaphore(@sem, @crel, NULL). */
 TPIO_API VOID ReleaseSemaphoreWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
-						  HANDLE sem, DWORD crel);
+						  HANDLE sem, DWORD crel)
+	TPIO_ASMNAME(ReleaseSemaphoreWhenCallbackReturns);
 
 /* After the callback returns, ReleaseMutex(@mut) (on the worker thread). */
 TPIO_API VOID ReleaseMutexWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
-					      HANDLE mut);
+					      HANDLE mut)
+	TPIO_ASMNAME(ReleaseMutexWhenCallbackReturns);
 
 /* After the callback returns, LeaveCriticalSection(@pcs). */
 TPIO_API VOID LeaveCriticalSectionWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
-						      PCRITICAL_SECTION pcs);
+						      PCRITICAL_SECTION pcs)
+	TPIO_ASMNAME(LeaveCriticalSectionWhenCallbackReturns);
 
 /* ------------------------------------------------------------------ */
 /* Synchronisation objects                                            */
@@ -464,16 +499,16 @@ TPIO_API VOID LeaveCriticalSectionWhenCallbackReturns(PTP_CALLBACK_INSTANCE pci,
  */
 TPIO_API HANDLE CreateEventW(LPSECURITY_ATTRIBUTES lpEventAttributes,
 			     BOOL bManualReset, BOOL bInitialState,
-			     LPCWSTR lpName);
+			     LPCWSTR lpName) TPIO_ASMNAME(CreateEventW);
 TPIO_API HANDLE CreateEventA(LPSECURITY_ATTRIBUTES lpEventAttributes,
 			     BOOL bManualReset, BOOL bInitialState,
-			     LPCSTR lpName);
+			     LPCSTR lpName) TPIO_ASMNAME(CreateEventA);
 
 /* Set an event: wakes all waiters (manual) or one (auto-reset). */
-TPIO_API BOOL SetEvent(HANDLE hEvent);
+TPIO_API BOOL SetEvent(HANDLE hEvent) TPIO_ASMNAME(SetEvent);
 
 /* Reset an event to non-signalled. */
-TPIO_API BOOL ResetEvent(HANDLE hEvent);
+TPIO_API BOOL ResetEvent(HANDLE hEvent) TPIO_ASMNAME(ResetEvent);
 
 /*
  * Create a semaphore with count @lInitialCount, at most @lMaximumCount
@@ -482,10 +517,10 @@ TPIO_API BOOL ResetEvent(HANDLE hEvent);
  */
 TPIO_API HANDLE CreateSemaphoreW(LPSECURITY_ATTRIBUTES lpSemaphoreAttributes,
 				 LONG lInitialCount, LONG lMaximumCount,
-				 LPCWSTR lpName);
+				 LPCWSTR lpName) TPIO_ASMNAME(CreateSemaphoreW);
 TPIO_API HANDLE CreateSemaphoreA(LPSECURITY_ATTRIBUTES lpSemaphoreAttributes,
 				 LONG lInitialCount, LONG lMaximumCount,
-				 LPCSTR lpName);
+				 LPCSTR lpName) TPIO_ASMNAME(CreateSemaphoreA);
 
 /*
  * Add @lReleaseCount (> 0) to the semaphore; the previous count goes to
@@ -493,19 +528,22 @@ TPIO_API HANDLE CreateSemaphoreA(LPSECURITY_ATTRIBUTES lpSemaphoreAttributes,
  * maximum would be exceeded (nothing changes).
  */
 TPIO_API BOOL ReleaseSemaphore(HANDLE hSemaphore, LONG lReleaseCount,
-			       LPLONG lpPreviousCount);
+			       LPLONG lpPreviousCount)
+	TPIO_ASMNAME(ReleaseSemaphore);
 
 /*
  * Create a recursive mutex, owned by the calling thread if
  * @bInitialOwner. Named objects: ERROR_CALL_NOT_IMPLEMENTED.
  */
 TPIO_API HANDLE CreateMutexW(LPSECURITY_ATTRIBUTES lpMutexAttributes,
-			     BOOL bInitialOwner, LPCWSTR lpName);
+			     BOOL bInitialOwner, LPCWSTR lpName)
+	TPIO_ASMNAME(CreateMutexW);
 TPIO_API HANDLE CreateMutexA(LPSECURITY_ATTRIBUTES lpMutexAttributes,
-			     BOOL bInitialOwner, LPCSTR lpName);
+			     BOOL bInitialOwner, LPCSTR lpName)
+	TPIO_ASMNAME(CreateMutexA);
 
 /* Release one level of ownership; FALSE + ERROR_NOT_OWNER if not the owner. */
-TPIO_API BOOL ReleaseMutex(HANDLE hMutex);
+TPIO_API BOOL ReleaseMutex(HANDLE hMutex) TPIO_ASMNAME(ReleaseMutex);
 
 /*
  * Wait up to @dwMilliseconds (INFINITE: forever) for an event, semaphore
@@ -514,29 +552,36 @@ TPIO_API BOOL ReleaseMutex(HANDLE hMutex);
  * owner thread exited; now owned by the caller), or WAIT_FAILED with last
  * error ERROR_INVALID_HANDLE for a closed or non-object handle.
  */
-TPIO_API DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
+TPIO_API DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds)
+	TPIO_ASMNAME(WaitForSingleObject);
 
 /*
  * Close an object handle (the object lives on until its waiters leave), or
  * close(2) the fd of a file descriptor handle. FALSE +
  * ERROR_INVALID_HANDLE for a closed or unknown handle.
  */
-TPIO_API BOOL CloseHandle(HANDLE hObject);
+TPIO_API BOOL CloseHandle(HANDLE hObject) TPIO_ASMNAME(CloseHandle);
 
 /* Initialise / enter (recursively) / leave / delete a critical section. */
-TPIO_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+TPIO_API VOID InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+	TPIO_ASMNAME(InitializeCriticalSection);
 TPIO_API BOOL InitializeCriticalSectionAndSpinCount(LPCRITICAL_SECTION lpCriticalSection,
-						    DWORD dwSpinCount);
-TPIO_API VOID EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
-TPIO_API BOOL TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
-TPIO_API VOID LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
-TPIO_API VOID DeleteCriticalSection(LPCRITICAL_SECTION lpCriticalSection);
+						    DWORD dwSpinCount)
+	TPIO_ASMNAME(InitializeCriticalSectionAndSpinCount);
+TPIO_API VOID EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+	TPIO_ASMNAME(EnterCriticalSection);
+TPIO_API BOOL TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+	TPIO_ASMNAME(TryEnterCriticalSection);
+TPIO_API VOID LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+	TPIO_ASMNAME(LeaveCriticalSection);
+TPIO_API VOID DeleteCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+	TPIO_ASMNAME(DeleteCriticalSection);
 
 /* Sleep for @dwMilliseconds. */
-TPIO_API VOID Sleep(DWORD dwMilliseconds);
+TPIO_API VOID Sleep(DWORD dwMilliseconds) TPIO_ASMNAME(Sleep);
 
 /* The calling thread's id (its Linux tid). */
-TPIO_API DWORD GetCurrentThreadId(void);
+TPIO_API DWORD GetCurrentThreadId(void) TPIO_ASMNAME(GetCurrentThreadId);
 
 /* ------------------------------------------------------------------ */
 /* Overlapped I/O (Documentation/io.rst)                              */
@@ -575,7 +620,7 @@ TPIO_API DWORD GetCurrentThreadId(void);
  */
 TPIO_API BOOL ReadFile(HANDLE hFile, LPVOID lpBuffer,
 		       DWORD nNumberOfBytesToRead, LPDWORD lpNumberOfBytesRead,
-		       LPOVERLAPPED lpOverlapped);
+		       LPOVERLAPPED lpOverlapped) TPIO_ASMNAME(ReadFile);
 
 /*
  * Write @nNumberOfBytesToWrite bytes; an overlapped write completes when all
@@ -589,7 +634,7 @@ TPIO_API BOOL ReadFile(HANDLE hFile, LPVOID lpBuffer,
 TPIO_API BOOL WriteFile(HANDLE hFile, LPCVOID lpBuffer,
 			DWORD nNumberOfBytesToWrite,
 			LPDWORD lpNumberOfBytesWritten,
-			LPOVERLAPPED lpOverlapped);
+			LPOVERLAPPED lpOverlapped) TPIO_ASMNAME(WriteFile);
 
 /*
  * The outcome of the operation of @lpOverlapped: TRUE with the byte count,
@@ -601,7 +646,7 @@ TPIO_API BOOL WriteFile(HANDLE hFile, LPCVOID lpBuffer,
  */
 TPIO_API BOOL GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
 				  LPDWORD lpNumberOfBytesTransferred,
-				  BOOL bWait);
+				  BOOL bWait) TPIO_ASMNAME(GetOverlappedResult);
 
 /*
  * Ask to cancel the pending operation @lpOverlapped on @hFile, or all of
@@ -612,14 +657,15 @@ TPIO_API BOOL GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
  * reaches it completes normally. FALSE + ERROR_NOT_FOUND when nothing
  * matched ([T] also with NULL), ERROR_INVALID_HANDLE for a non-fd handle.
  */
-TPIO_API BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
+TPIO_API BOOL CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped)
+	TPIO_ASMNAME(CancelIoEx);
 
 /*
  * As CancelIoEx(@hFile, NULL) but only for the operations that the calling
  * thread issued. TRUE even when nothing matched (as documented by
  * Microsoft); FALSE + ERROR_INVALID_HANDLE for a non-fd handle.
  */
-TPIO_API BOOL CancelIo(HANDLE hFile);
+TPIO_API BOOL CancelIo(HANDLE hFile) TPIO_ASMNAME(CancelIo);
 
 /*
  * FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: an operation on @FileHandle that
@@ -631,7 +677,8 @@ TPIO_API BOOL CancelIo(HANDLE hFile);
  * handle or unknown flags, ERROR_INVALID_HANDLE for a bad handle.
  */
 TPIO_API BOOL SetFileCompletionNotificationModes(HANDLE FileHandle,
-						 UCHAR Flags);
+						 UCHAR Flags)
+	TPIO_ASMNAME(SetFileCompletionNotificationModes);
 
 struct sockaddr;
 

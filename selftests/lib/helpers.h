@@ -76,7 +76,7 @@ static inline int wait_io_count(ULONG n, int ms)
 /*
  * A gate that callbacks block on until the test opens it. Built on pthreads,
  * not on the library's events, so that the basic scenarios do not depend
- * on sync.c. gate_wait gives up after RELEASED_MS * 5 and says so.
+ * on handles_sync.c. gate_wait gives up after RELEASED_MS * 5 and says so.
  */
 struct gate {
 	pthread_mutex_t lock;

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The stall detector (Documentation/libtpio.rst, "Concurrency and
+ * stalls"). NT's rule leaves work waiting while the concurrency value's
+ * worth of callbacks run, and a worker keeps the completion it posted for
+ * itself: if such a callback then blocks, that work would wait for it.
+ * Until the kernel can tell a blocked callback from a running one, the
+ * service thread looks every TPIO_STALL_US (1 ms) at the pools that asked
+ * it to (tpio_pool_watch): a pool where work waits and no callback began
+ * between two looks a tick apart gets its local queues emptied into the
+ * shared scheduler, its engine reaped if nobody leads it, and one more worker
+ * woken (or started, within the pool's maximum), whatever the concurrency
+ * value says. So such work waits at most about two ticks.
+ *
+ * The service ticks only while a pool is watched: from a worker's call
+ * to tpio_pool_watch until a tick finds the pool quiet (no work waiting,
+ * and the engine led or idle); it stops ticking after TICKS_QUIET quiet
+ * ticks in a row, so that a busy pool does not have to wake it again
+ * and again.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "engine.h"
+
+static pthread_mutex_t mon_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tpio_list mon_pools = {	/* _TP_POOL.mon_link, mon_mu */
+	.head = { &mon_pools.head, &mon_pools.head },
+};
+
+static int stall_tick(uint32_t starved);
+
+void tpio_stall_register(struct _TP_POOL *pool)
+{
+	tpio_service_set_tick(stall_tick);
+	pthread_mutex_lock(&mon_mu);
+	tpio_list_push(&mon_pools, &pool->mon_link);
+	pthread_mutex_unlock(&mon_mu);
+}
+
+/* After this the detector never touches @pool again. */
+void tpio_stall_unregister(struct _TP_POOL *pool)
+{
+	pthread_mutex_lock(&mon_mu);
+	tpio_list_del(&pool->mon_link);
+	pthread_mutex_unlock(&mon_mu);
+}
+
+/*
+ * The local queues of @pool's workers go to the shared scheduler, each in
+ * order, each entry followed by its object's parked entries.
+ */
+static uint32_t steal_local(struct _TP_POOL *pool)
+{
+	struct { struct _TP_IO *io; uint32_t inc; } moved[64];
+	struct tpio_worker *w;
+	struct tpio_local l;
+	uint32_t n = 0, i;
+
+	pthread_mutex_lock(&pool->mu);
+	tpio_list_for_each(w, &pool->workers, link) {
+		while (n < 64 && tpio_local_take(w, &l)) {
+			tpio_sched_add(pool, &l.cqe, 0);
+			moved[n].io = (struct _TP_IO *)(uintptr_t)l.cqe.cookie;
+			moved[n].inc = l.inc;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&pool->mu);
+	for (i = 0; i < n; i++)
+		tpio_io_unpark(moved[i].io, moved[i].inc, pool);
+	return n;
+}
+
+static int local_nonempty(struct _TP_POOL *pool)
+{
+	struct tpio_worker *w;
+	int any = 0;
+
+	pthread_mutex_lock(&pool->mu);
+	tpio_list_for_each(w, &pool->workers, link) {
+		any = tpio_local_nonempty(w);
+		if (any)
+			break;
+	}
+	pthread_mutex_unlock(&pool->mu);
+	return any;
+}
+
+/*
+ * The service leads an engine nobody leads: it submits what waits in the
+ * SQ (it never exits, so it may own the requests) and reaps; completions
+ * go to the shared scheduler (the service runs no callback).
+ */
+static void reap_unled(struct _TP_POOL *pool)
+{
+	struct tpio_engine *e = atomic_load(&pool->eng);
+	struct tpio_batch *b;
+
+	if (!e || atomic_load(&pool->leader) || atomic_exchange(&pool->leader, 1))
+		return;
+	b = malloc(sizeof(*b));
+	if (b) {
+		memset(b, 0, offsetof(struct tpio_batch, slow));
+		b->pool = pool;
+		tpio_engine_submit_now(e);
+		while (tpio_engine_reap(e, b))
+			;
+	}
+	atomic_store(&pool->leader, 0);
+	if (b) {
+		tpio_complete_flush(b);
+		free(b);
+	}
+}
+
+/* One pool, one tick: 1 while it should stay watched. */
+static int check_pool(struct _TP_POOL *pool, uint32_t starved)
+{
+	struct tpio_engine *e = atomic_load(&pool->eng);
+	uint32_t cb = atomic_load(&pool->cb_begun);
+	int unled = e && !atomic_load(&pool->leader) &&
+		    (tpio_engine_cq_ready(e) || tpio_engine_unsubmitted(e));
+	int waiting = unled || atomic_load(&pool->sched_count) ||
+		      tpio_ring_nonempty(pool) || local_nonempty(pool);
+
+	if (unled && starved)
+		reap_unled(pool);	/* ops to free: no need to wait */
+	if (!waiting) {
+		pool->mon_cb = cb;
+		pool->mon_armed = 1;
+		/* a completion may come while nobody waits for it */
+		return e && !atomic_load(&pool->leader) && tpio_engine_busy(e);
+	}
+	/*
+	 * The first look after the pool was quiet only counts what began:
+	 * "nothing began for a whole tick" needs a tick between two looks.
+	 */
+	if (!pool->mon_armed || cb != pool->mon_cb) {
+		pool->mon_cb = cb;	/* callbacks begin: not stuck */
+		pool->mon_armed = 1;
+		return 1;
+	}
+	/* nothing began for a whole tick while work waited */
+	steal_local(pool);
+	if (unled)
+		reap_unled(pool);
+	/* one more worker may run, whatever the concurrency value says */
+	atomic_fetch_add(&pool->grants, 1);
+	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
+	if (!tpio_pool_wake_one(pool))
+		tpio_spawn(pool);
+	pool->mon_cb = cb;
+	return 1;
+}
+
+/* The service's tick; 1 while some pool should stay watched. */
+static int stall_tick(uint32_t starved)
+{
+	struct _TP_POOL *pool;
+	int any = 0;
+
+	pthread_mutex_lock(&mon_mu);
+	tpio_list_for_each(pool, &mon_pools, mon_link) {
+		if (!atomic_load(&pool->watch) && !starved)
+			continue;
+		/*
+		 * Cleared before the look: a worker that asks again after
+		 * it (tpio_pool_watch) is not lost, and one that asked
+		 * before it queued its work where this look sees it.
+		 */
+		atomic_store(&pool->watch, 0);
+		if (check_pool(pool, starved)) {
+			atomic_store(&pool->watch, 1);
+			any = 1;
+		} else {
+			pool->mon_armed = 0;
+		}
+	}
+	pthread_mutex_unlock(&mon_mu);
+	return any || starved;
+}
