@@ -383,6 +383,9 @@ TPIO_HIDDEN int tpio_worker_take_place(struct _TP_POOL *pool,
 				       struct tpio_worker *self);
 TPIO_HIDDEN void tpio_stall_register(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_stall_unregister(struct _TP_POOL *pool);
+/* TPIO_STATS: the pool's statistics file (stats.c) */
+TPIO_HIDDEN void tpio_stats_register(struct _TP_POOL *pool);
+TPIO_HIDDEN void tpio_stats_unregister(struct _TP_POOL *pool);
 TPIO_HIDDEN int tpio_stall_tick(uint32_t starved);
 TPIO_HIDDEN void tpio_service_tick_on(void);
 TPIO_HIDDEN int tpio_pool_valid(PTP_POOL p);

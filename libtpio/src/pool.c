@@ -226,6 +226,7 @@ static struct _TP_POOL *pool_create(int is_default)
 	pool->is_default = is_default;
 	pool->magic = POOL_MAGIC;
 	tpio_stall_register(pool);
+	tpio_stats_register(pool);
 	return pool;
 }
 
@@ -235,6 +236,7 @@ void tpio_pool_destroy(struct _TP_POOL *pool)
 	struct tpio_engine *e = atomic_load(&pool->eng);
 
 	tpio_stall_unregister(pool);
+	tpio_stats_unregister(pool);
 	pool->magic = 0;
 	if (e)
 		tpio_engine_destroy(e);
