@@ -33,9 +33,9 @@ DEMO_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -I$(TOP)/uapi
 
 .PHONY: all help setup module lib tests examples demo-tools check demo install \
 	clean distclean checkpatch kselftest-headers conformance check-debug \
-	bench fuzz
+	bench fuzz tools
 
-all: module lib tests examples demo-tools
+all: module lib tests examples demo-tools tools
 
 help:
 	@echo "make            module + library + tests (+ demo program)"
@@ -51,6 +51,7 @@ help:
 	@echo "make fuzz       the fuzzer of /dev/tpio in the VM (FUZZ_SECONDS=$(FUZZ_SECONDS))"
 	@echo "make demo       setup, build, examples under load natively and in the VM, report"
 	@echo "make examples   the example programs (build/examples/)"
+	@echo "make tools      tpiostat, the ports of running programs (build/tools/)"
 	@echo "make install    module into /lib/modules/<release>/extra, library into $(PREFIX)"
 	@echo "make checkpatch kernel style check of the module and the ABI headers"
 	@echo "make clean      remove build outputs"
@@ -87,6 +88,15 @@ demo-tools: $(DEMO_BIN)
 $(DEMO_BIN): $(TOP)/scripts/demo/tpio-info.c $(TOP)/uapi/linux/tpio.h
 	@mkdir -p $(dir $@)
 	$(CC) $(DEMO_CFLAGS) -static -o $@ $<
+
+# tpiostat (Documentation/tpiostat.rst): static, so that it runs in the VM
+TPIOSTAT := $(BUILD)/tools/tpiostat
+
+tools: $(TPIOSTAT)
+
+$(TPIOSTAT): $(TOP)/tools/tpiostat/tpiostat.c $(TOP)/common/tpio_stats.h
+	@mkdir -p $(dir $@)
+	$(CC) $(DEMO_CFLAGS) -I$(TOP)/common -static -o $@ $<
 
 # A failed build does not stop the tests: what was built still runs, and
 # the closing "N passed, N failed" line counts the build as one failure.
