@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The statistics file of a libtpio pool (Documentation/libtpio.rst,
- * "Statistics for tpiostat"): with TPIO_STATS=1 the library keeps one
- * file per pool, $TPIO_STATS_DIR/tpio-<pid>-<n> (default /dev/shm), mode
- * 0600, that its statistics thread rewrites every TPIO_STATS_MS; tpiostat
+ * "Statistics for tpiostat"): with TPIO_STATS=1 the library keeps one per
+ * pool, a memfd named TPIO_STATS_NAME "<n>" (/proc/<pid>/fd shows
+ * "/memfd:tpio-stats-<n> (deleted)") that its statistics thread rewrites
+ * every TPIO_STATS_MS; tpiostat opens it through /proc/<pid>/fd/<fd> and
  * maps it read-only. Shared by libtpio (the writer) and tools/tpiostat
  * (the reader), so that the two cannot drift apart.
  *
@@ -20,8 +21,7 @@
 
 #define TPIO_STATS_MAGIC	0x54505354U	/* "TPST" */
 #define TPIO_STATS_VERSION	1
-#define TPIO_STATS_PREFIX	"tpio-"		/* then <pid>-<n> */
-#define TPIO_STATS_DIR		"/dev/shm"
+#define TPIO_STATS_NAME		"tpio-stats-"	/* then the pool's n */
 
 struct tpio_stats_file {
 	/* constant once the file is set up */

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * Statistics for tpiostat (Documentation/libtpio.rst, "Statistics for
- * tpiostat"). With TPIO_STATS=1 each pool gets a small file,
- * $TPIO_STATS_DIR/tpio-<pid>-<n> (default /dev/shm, mode 0600, the layout
+ * tpiostat"). With TPIO_STATS=1 each pool gets a small shared-memory file,
+ * a memfd named "tpio-stats-<n>" that the process keeps open (the layout
  * of common/tpio_stats.h), and one statistics thread copies into it, every
  * TPIO_STATS_MS (100 ms), the counters that the pool and its port keep
  * anyway: callbacks begun, callbacks running, the scheduler's count, the
- * ring's indices and the objects' state words. Nothing on the path of a
- * completion changes: no counter is added, no system call is made, and
- * without TPIO_STATS nothing of this runs at all. The files go at
- * CloseThreadpool and at exit; a child after fork() leaves its parent's
- * alone.
+ * ring's indices and the objects' state words. tpiostat finds the file
+ * among the process's descriptors (/proc/<pid>/fd) and maps it. Nothing
+ * on the path of a completion changes: no counter is added, no system
+ * call is made, and without TPIO_STATS nothing of this runs at all. The
+ * file goes with its pool, or with the process however it ends; a child
+ * after fork() closes its copies of its parent's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,15 +29,14 @@ struct stats_rec {
 	struct _TP_POOL *pool;
 	struct tpio_stats_file *f;	/* the file's mapping */
 	size_t len;
-	char path[256];
+	int fd;				/* the memfd, kept open for tpiostat */
 };
 
 static pthread_mutex_t stats_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct stats_rec *stats_list;	/* stats_mu */
 static uint32_t stats_next_id;		/* stats_mu */
 static int stats_thread_on;		/* stats_mu */
-static int stats_setup_done;		/* stats_mu: atexit, atfork */
-static pid_t stats_owner;		/* stats_mu: whose files they are */
+static int stats_atfork_done;		/* stats_mu */
 static uint32_t stats_ms = 100;		/* constant once enabled */
 
 /* TPIO_STATS=1 (anything but empty or 0); read once. */
@@ -146,28 +146,14 @@ static int thread_start(void *(*fn)(void *))
 	return ret;
 }
 
-static void rec_drop(struct stats_rec *r, int remove_file)
+/* @mine: the file is this process's (not a copy inherited by fork()). */
+static void rec_drop(struct stats_rec *r, int mine)
 {
-	if (remove_file)
-		unlink(r->path);
+	if (mine)
+		__atomic_store_n(&r->f->closed, 1, __ATOMIC_RELEASE);
 	munmap(r->f, r->len);
+	close(r->fd);
 	free(r);
-}
-
-/* At exit: the files go (only the owner's: not a forked child's). */
-static void stats_exit(void)
-{
-	struct stats_rec *r, *next;
-
-	pthread_mutex_lock(&stats_mu);
-	for (r = stats_list; r; r = next) {
-		next = r->next;
-		if (stats_owner == getpid())
-			unlink(r->path);
-	}
-	stats_list = NULL;
-	/* the thread may still sample: the mappings stay until the end */
-	pthread_mutex_unlock(&stats_mu);
 }
 
 static void stats_prefork(void)
@@ -180,7 +166,11 @@ static void stats_postfork_parent(void)
 	pthread_mutex_unlock(&stats_mu);
 }
 
-/* The child has no statistics thread, and the files are the parent's. */
+/*
+ * The child has no statistics thread, and the files are the parent's: its
+ * copies of their descriptors go (tpiostat would skip them anyway: the
+ * file names its pid).
+ */
 static void stats_postfork_child(void)
 {
 	struct stats_rec *r, *next;
@@ -191,39 +181,31 @@ static void stats_postfork_child(void)
 	}
 	stats_list = NULL;
 	stats_thread_on = 0;
-	stats_owner = getpid();
 	pthread_mutex_unlock(&stats_mu);
 }
 
 /* Creates the file of @r; 0 or -errno. stats_mu held. */
 static int rec_create(struct stats_rec *r, uint32_t id)
 {
-	const char *dir = getenv("TPIO_STATS_DIR");
 	long page = sysconf(_SC_PAGESIZE);
 	struct tpio_stats_file *f;
-	int fd, err;
+	char name[32];
+	int err;
 
-	if (!dir || !*dir)
-		dir = TPIO_STATS_DIR;
-	if ((size_t)snprintf(r->path, sizeof(r->path), "%s/" TPIO_STATS_PREFIX "%d-%u",
-			     dir, (int)getpid(), id) >= sizeof(r->path))
-		return -ENAMETOOLONG;
+	snprintf(name, sizeof(name), TPIO_STATS_NAME "%u", id);
 	r->len = (sizeof(*f) + (size_t)page - 1) & ~((size_t)page - 1);
-	fd = open(r->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
-	if (fd < 0)
+	r->fd = memfd_create(name, MFD_CLOEXEC);
+	if (r->fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)r->len)) {
+	if (ftruncate(r->fd, (off_t)r->len)) {
 		err = -errno;
-		close(fd);
-		unlink(r->path);
+		close(r->fd);
 		return err;
 	}
-	f = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	err = -errno;
-	close(fd);
+	f = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 	if (f == MAP_FAILED) {
-		unlink(r->path);
+		err = -errno;
+		close(r->fd);
 		return err;
 	}
 	f->version = TPIO_STATS_VERSION;
@@ -254,17 +236,15 @@ void tpio_stats_register(struct _TP_POOL *pool)
 		return;
 	r->pool = pool;
 	pthread_mutex_lock(&stats_mu);
-	if (!stats_setup_done) {
-		stats_setup_done = 1;
-		stats_owner = getpid();
-		atexit(stats_exit);
+	if (!stats_atfork_done) {
+		stats_atfork_done = 1;
 		pthread_atfork(stats_prefork, stats_postfork_parent,
 			       stats_postfork_child);
 	}
 	err = rec_create(r, stats_next_id++);
 	if (err) {
 		pthread_mutex_unlock(&stats_mu);
-		tpio_warn("TPIO_STATS: cannot create %s: %s", r->path,
+		tpio_warn("TPIO_STATS: no statistics file: %s",
 			  strerror(-err));
 		free(r);
 		return;

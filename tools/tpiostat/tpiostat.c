@@ -3,18 +3,20 @@
  * tpiostat: the completion ports of running programs, like iostat
  * (Documentation/tpiostat.rst).
  *
- * Two sources, read at every report:
- *   - /proc/<pid>/fdinfo/<fd> of every file descriptor open on /dev/tpio:
- *     the kernel module's ports (Documentation/kmod.rst, "Observing a
- *     port"), whatever program opened them;
- *   - the statistics files of libtpio pools, $TPIO_STATS_DIR/tpio-<pid>-<n>
- *     (default /dev/shm), which the library keeps when a program runs with
- *     TPIO_STATS=1 (common/tpio_stats.h), on either backend.
+ * Two sources, both found among the file descriptors of every process
+ * (/proc/<pid>/fd) at every report:
+ *   - descriptors open on /dev/tpio, the kernel module's ports, whatever
+ *     program opened them: their /proc/<pid>/fdinfo/<fd>
+ *     (Documentation/kmod.rst, "Observing a port");
+ *   - the statistics files of libtpio pools, memfds named "tpio-stats-<n>"
+ *     that the library keeps when a program runs with TPIO_STATS=1, on
+ *     either backend (common/tpio_stats.h), mapped through
+ *     /proc/<pid>/fd/<fd>.
  *
  * The first report shows totals since each port was set up, later ones
  * rates per second over the interval, as iostat does.
  *
- * Usage: tpiostat [-p PID] [-d DIR] [INTERVAL [COUNT]]
+ * Usage: tpiostat [-p PID] [INTERVAL [COUNT]]
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -54,7 +56,6 @@ struct row {
 
 static struct row prev[MAX_ROWS], cur[MAX_ROWS];
 static int nprev, ncur;
-static const char *stats_dir = TPIO_STATS_DIR;
 static int only_pid;
 
 static struct row *add_row(void)
@@ -137,11 +138,14 @@ static void scan_fd(int pid, const char *fd)
 	field(buf, "overflow", &r->overflow);
 }
 
-/* The /dev/tpio fds of every process we may look at. */
+static void scan_stats_fd(int pid, const char *fd, unsigned int n);
+
+/* The ports among the fds of every process we may look at. */
 static void scan_proc(void)
 {
 	char path[320], target[64];
 	struct dirent *pe, *fe;
+	unsigned int pool;
 	DIR *proc, *fds;
 	ssize_t n;
 	int pid;
@@ -170,6 +174,9 @@ static void scan_proc(void)
 			target[n] = 0;
 			if (!strcmp(target, "/dev/tpio"))
 				scan_fd(pid, fe->d_name);
+			else if (sscanf(target, "/memfd:" TPIO_STATS_NAME "%u",
+					&pool) == 1)
+				scan_stats_fd(pid, fe->d_name, pool);
 		}
 		closedir(fds);
 	}
@@ -209,39 +216,33 @@ static int stats_copy(const struct tpio_stats_file *f, struct row *r)
 	return -1;
 }
 
-/* One statistics file: a row when it is sane and its process lives. */
-static void scan_stats_file(const char *name)
+/* One statistics file (fd @fd of @pid): a row when it is sane. */
+static void scan_stats_fd(int pid, const char *fd, unsigned int n)
 {
 	struct tpio_stats_file *f;
-	char path[512];
+	char path[320];
 	struct stat st;
 	struct row *r;
-	int fd, pid;
-	unsigned int n;
+	int mfd;
 
-	if (sscanf(name, TPIO_STATS_PREFIX "%d-%u", &pid, &n) != 2)
+	snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, fd);
+	mfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (mfd < 0)
 		return;
-	if (only_pid && pid != only_pid)
-		return;
-	/* a file left by a process that died without its exit handlers */
-	if (kill(pid, 0) && errno == ESRCH)
-		return;
-	snprintf(path, sizeof(path), "%s/%s", stats_dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	if (fstat(mfd, &st) || !S_ISREG(st.st_mode) ||
 	    (size_t)st.st_size < sizeof(*f)) {
-		close(fd);
+		close(mfd);
 		return;
 	}
-	f = mmap(NULL, sizeof(*f), PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
+	f = mmap(NULL, sizeof(*f), PROT_READ, MAP_SHARED, mfd, 0);
+	close(mfd);
 	if (f == MAP_FAILED)
 		return;
+	/* a child after fork() may still hold its parent's: not its own */
 	if (__atomic_load_n(&f->magic, __ATOMIC_ACQUIRE) != TPIO_STATS_MAGIC ||
 	    f->version != TPIO_STATS_VERSION || f->size < sizeof(*f) ||
-	    f->pid != pid || LD(closed))
+	    f->pid != pid || f->pool != n ||
+	    __atomic_load_n(&f->closed, __ATOMIC_ACQUIRE))
 		goto out;
 	r = add_row();
 	if (!r)
@@ -262,20 +263,6 @@ static void scan_stats_file(const char *name)
 	r->has_threads = 1;
 out:
 	munmap(f, sizeof(*f));
-}
-
-static void scan_stats(void)
-{
-	struct dirent *e;
-	DIR *d = opendir(stats_dir);
-
-	if (!d)
-		return;
-	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, TPIO_STATS_PREFIX,
-			     strlen(TPIO_STATS_PREFIX)))
-			scan_stats_file(e->d_name);
-	closedir(d);
 }
 
 static const struct row *find_prev(const char *key)
@@ -375,11 +362,10 @@ static double now_s(void)
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: tpiostat [-p PID] [-d DIR] [INTERVAL [COUNT]]\n"
+		"usage: tpiostat [-p PID] [INTERVAL [COUNT]]\n"
 		"  the completion ports of running programs: the module's\n"
 		"  (/proc/PID/fdinfo of /dev/tpio fds) and libtpio's pools\n"
-		"  run with TPIO_STATS=1 (DIR/tpio-PID-N, DIR: $TPIO_STATS_DIR\n"
-		"  or " TPIO_STATS_DIR ").\n"
+		"  of programs run with TPIO_STATS=1 (their tpio-stats memfds)\n"
 		"  Without INTERVAL one report of totals; with it a report\n"
 		"  every INTERVAL seconds (rates after the first), COUNT times\n"
 		"  (default: until interrupted).\n");
@@ -392,9 +378,7 @@ int main(int argc, char **argv)
 	char *end;
 	int c;
 
-	if (getenv("TPIO_STATS_DIR") && *getenv("TPIO_STATS_DIR"))
-		stats_dir = getenv("TPIO_STATS_DIR");
-	while ((c = getopt(argc, argv, "p:d:h")) != -1) {
+	while ((c = getopt(argc, argv, "p:h")) != -1) {
 		switch (c) {
 		case 'p':
 			only_pid = atoi(optarg);
@@ -402,9 +386,6 @@ int main(int argc, char **argv)
 				fprintf(stderr, "tpiostat: bad PID %s\n", optarg);
 				return 2;
 			}
-			break;
-		case 'd':
-			stats_dir = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -450,7 +431,6 @@ int main(int argc, char **argv)
 		}
 		ncur = 0;
 		scan_proc();
-		scan_stats();
 		t = now_s();
 		report(t - last, i == 0);
 		last = t;
