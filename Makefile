@@ -68,9 +68,9 @@ DEMO_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -I$(TOP)/uapi
 .PHONY: all help setup module lib tests examples demo-tools check demo install \
 	clean distclean checkpatch kselftest-headers conformance check-debug \
 	bench fuzz install-lib install-module uninstall uninstall-lib \
-	uninstall-module
+	uninstall-module tools install-tools uninstall-tools
 
-all: module lib tests examples demo-tools
+all: module lib tests examples demo-tools tools
 
 help:
 	@echo "make            module + library + tests (+ demo program)"
@@ -87,10 +87,12 @@ help:
 	@echo "make fuzz       the fuzzer of /dev/tpio in the VM (FUZZ_SECONDS=$(FUZZ_SECONDS))"
 	@echo "make demo       setup, build, examples under load natively and in the VM, report"
 	@echo "make examples   the example programs (build/examples/)"
+	@echo "make tools      tpiostat, the ports of running programs (build/tools/)"
 	@echo "make install    install-module + install-lib (make uninstall: the reverse)"
 	@echo "make install-module  tpio.ko into /lib/modules/KVER/extra (KVER=$(INSTALL_KVER)),"
 	@echo "                depmod, tpio(4), the udev rule"
 	@echo "make install-lib  libtpio, tpio.h, linux/tpio.h, tpio.pc, man pages (3)"
+	@echo "make install-tools tpiostat into BINDIR=$(PREFIX)/bin"
 	@echo "                into PREFIX=$(PREFIX) (no kernel needed)"
 	@echo "make checkpatch kernel style check of the module and the ABI headers"
 	@echo "make clean      remove build outputs"
@@ -135,6 +137,15 @@ demo-tools: $(DEMO_BIN)
 $(DEMO_BIN): $(TOP)/scripts/demo/tpio-info.c $(TOP)/uapi/linux/tpio.h
 	@mkdir -p $(dir $@)
 	$(CC) $(DEMO_CFLAGS) -static -o $@ $<
+
+# tpiostat (Documentation/tpiostat.rst): static, so that it runs in the VM
+TPIOSTAT := $(BUILD)/tools/tpiostat
+
+tools: $(TPIOSTAT)
+
+$(TPIOSTAT): $(TOP)/tools/tpiostat/tpiostat.c $(TOP)/common/tpio_stats.h
+	@mkdir -p $(dir $@)
+	$(CC) $(DEMO_CFLAGS) -I$(TOP)/common -static -o $@ $<
 
 # A failed build does not stop the tests: what was built still runs, and
 # the closing "N passed, N failed" line counts the build as one failure.
@@ -198,9 +209,18 @@ demo: setup-demo
 
 # The module is installed for one kernel, KVER (default: the running one),
 # built against its tree: never silently for another kernel.
-install: install-module install-lib
+install: install-module install-lib install-tools
 
-uninstall: uninstall-module uninstall-lib
+uninstall: uninstall-module uninstall-lib uninstall-tools
+
+# tpiostat into $(BINDIR) (default $(PREFIX)/bin)
+BINDIR ?= $(PREFIX)/bin
+
+install-tools: tools
+	install -D -m 755 $(TPIOSTAT) $(DESTDIR)$(BINDIR)/tpiostat
+
+uninstall-tools:
+	rm -f $(DESTDIR)$(BINDIR)/tpiostat
 
 install-lib:
 	$(MAKE) -C $(TOP)/libtpio install

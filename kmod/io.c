@@ -17,6 +17,7 @@
 #include <linux/wait.h>
 
 #include "tpio.h"
+#include "tpio_trace.h"
 
 /* Called with setup_mutex from SETUP; port->max_objects is set. */
 int tpio_objects_init(struct tpio_port *port)
@@ -381,6 +382,7 @@ long tpio_ioctl_drain(struct tpio_port *port, void __user *argp)
 	 */
 	if (ret == -ERESTARTSYS && (args.flags & TPIO_DRAIN_CANCEL))
 		ret = -EINTR;
+	trace_tpio_drain(port, args.io, args.flags, ret);
 	return ret;
 }
 

@@ -308,27 +308,99 @@ static int tpio_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
-/* /proc/<pid>/fdinfo/<fd>: the port at a glance. */
+/* What fdinfo adds up over a port's objects. */
+struct tpio_fdinfo_sums {
+	u32 live;
+	u32 zombies;
+	u64 pending;
+	u64 queued;
+	u64 running;
+	u64 drain_waiters;
+};
+
+/*
+ * Adds up the objects' counters, TPIO_FLUSH_BATCH slots per hold of the
+ * lock (bounded work under it, whatever max_objects is). The words are
+ * user-writable: the totals are what user space says, and only read.
+ */
+static void tpio_fdinfo_sum(struct tpio_port *port, struct tpio_fdinfo_sums *s)
+{
+	u32 slot = 0, end;
+
+	memset(s, 0, sizeof(*s));
+	while (slot < port->max_objects) {
+		end = min(slot + TPIO_FLUSH_BATCH, port->max_objects);
+		tpio_lock(port);
+		tpio_lock_work(port, end - slot);
+		for (; slot < end; slot++) {
+			struct tpio_io *obj = port->objs[slot];
+			u64 w;
+
+			if (!obj)
+				continue;
+			w = atomic64_read(tpio_word(port, slot));
+			if (obj->closed)
+				s->zombies++;
+			else
+				s->live++;
+			s->pending += tpio_w_pending(w);
+			s->queued += tpio_w_queued(w);
+			s->running += tpio_w_running(w);
+			s->drain_waiters += obj->sleepers;
+		}
+		tpio_unlock(port);
+		cond_resched();
+	}
+}
+
+/*
+ * /proc/<pid>/fdinfo/<fd>: the port at a glance (Documentation/kmod.rst,
+ * "Observing a port"). One "tpio-<name>:\t<value>" line each.
+ */
 static void tpio_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct tpio_port *port = file->private_data;
+	struct tpio_fdinfo_sums s;
+	u32 tail, head, ovf, workers;
+	u64 posts, posts_queued;
 
 	seq_printf(m, "tpio-charged:\t%llu\n", tpio_user_charged(port->user));
 	/* pairs with smp_store_release in tpio_ioctl_setup */
 	if (!smp_load_acquire(&port->ready))
 		return;
+	tpio_fdinfo_sum(port, &s);
+
 	tpio_lock(port);
+	tail = port->tail;
+	head = READ_ONCE(port->shared->head);
+	ovf = port->ovf_fifo.count;
+	workers = port->workers.count;
+	posts = port->posts;
+	posts_queued = port->posts_queued;
 	seq_printf(m, "tpio-ring:\t%u entries, tail %u, head %u, overflow %u\n",
-		   port->ring_entries, port->tail,
-		   READ_ONCE(port->shared->head), port->ovf_fifo.count);
+		   port->ring_entries, tail, head, ovf);
 	seq_printf(m, "tpio-objects:\t%u of %u\n",
 		   port->max_objects - port->free_fifo.count, port->max_objects);
-	seq_printf(m, "tpio-waiters:\t%u\n", port->workers.count);
+	seq_printf(m, "tpio-waiters:\t%u\n", workers);
 	seq_printf(m, "tpio-port-bytes:\t%zu\n",
 		   sizeof(*port) + port->setup_charge);
 	seq_printf(m, "tpio-lock-work-max:\t%u\n", port->lock_work_max);
 	seq_printf(m, "tpio-lock-hold-max-ns:\t%llu\n", port->lock_hold_max);
 	tpio_unlock(port);
+
+	/* head is user-written: a garbage one shows as a full ring */
+	seq_printf(m, "tpio-ring-fill:\t%u\n",
+		   min(tail - head, port->ring_entries));
+	seq_printf(m, "tpio-overflow:\t%u\n", ovf);
+	seq_printf(m, "tpio-live:\t%u\n", s.live);
+	seq_printf(m, "tpio-zombies:\t%u\n", s.zombies);
+	seq_printf(m, "tpio-pending:\t%llu\n", s.pending);
+	seq_printf(m, "tpio-queued:\t%llu\n", s.queued);
+	seq_printf(m, "tpio-running:\t%llu\n", s.running);
+	seq_printf(m, "tpio-drain-waiters:\t%llu\n", s.drain_waiters);
+	seq_printf(m, "tpio-posts:\t%llu\n", posts);
+	seq_printf(m, "tpio-posts-queued:\t%llu\n", posts_queued);
+	seq_printf(m, "tpio-dequeued:\t%u\n", head);
 }
 
 static long tpio_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

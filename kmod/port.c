@@ -21,6 +21,7 @@
 #include <linux/uaccess.h>
 
 #include "tpio.h"
+#include "tpio_trace.h"
 
 ktime_t *tpio_abs_timeout(u64 timeout, ktime_t *kt)
 {
@@ -138,6 +139,7 @@ u32 tpio_wake_workers(struct tpio_port *port, u32 count)
 			 * set_current_state.
 			 */
 			WRITE_ONCE(w->woken, true);
+			trace_tpio_wake(port, w->task);
 			wake_up_process(w->task);
 		}
 		batch = batch == TPIO_WAKE_BATCH && woken < count &&
@@ -340,6 +342,8 @@ long tpio_ioctl_post(struct tpio_port *port, void __user *argp)
 		}
 	}
 	done = tpio_post_apply(port, c, args.count, &queued, &ret);
+	tpio_count_posts(port, done, queued);
+	trace_tpio_post(port, args.count, done, queued, ret);
 	tpio_unlock(port);
 	if (queued) {
 		tpio_wake_workers(port, queued);
@@ -407,6 +411,7 @@ static int tpio_worker_sleep(struct tpio_port *port, struct tpio_worker *w,
 		tpio_p_sleeper_del(&port->workers, &w->node);
 		tpio_waiters_publish(port);
 	}
+	trace_tpio_dequeue(port, ret, true);
 	tpio_unlock(port);
 	return ret;
 }
@@ -447,6 +452,7 @@ long tpio_ioctl_wait(struct tpio_port *port, void __user *argp)
 	/* queue ourselves, newest first, unless there is work */
 	if (tpio_wait_fill(port) || !args.timeout) {
 		ret = tpio_ring_nonempty(port) ? 0 : -ETIMEDOUT;
+		trace_tpio_dequeue(port, ret, false);
 		tpio_unlock(port);
 		return ret;
 	}
@@ -454,6 +460,7 @@ long tpio_ioctl_wait(struct tpio_port *port, void __user *argp)
 	w.woken = false;
 	tpio_p_sleeper_add(&port->workers, &w.node);
 	tpio_waiters_publish(port);
+	trace_tpio_wait(port, args.timeout, args.flags);
 	tpio_unlock(port);
 
 	return tpio_worker_sleep(port, &w, tpio_abs_timeout(args.timeout, &kt),

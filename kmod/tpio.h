@@ -132,7 +132,20 @@ struct tpio_port {
 	/* lock hold times (tpio_lock_stats), protected by lock */
 	u64 lock_t0;			/* when the current hold began, or 0 */
 	u64 lock_hold_max;		/* longest hold seen, ns */
+
+	/* totals since open, for fdinfo; protected by lock */
+	u64 posts;			/* completions applied by POST */
+	u64 posts_queued;		/* ... that queued an entry */
 };
+
+/* Counts a POST's completions for fdinfo; under port->lock. */
+static inline void tpio_count_posts(struct tpio_port *port, u32 done,
+				    u32 queued)
+{
+	lockdep_assert_held(&port->lock);
+	port->posts += done;
+	port->posts_queued += queued;
+}
 
 /*
  * The most work one hold of port->lock may do, in units: a completion

@@ -404,6 +404,9 @@ TPIO_HIDDEN int tpio_worker_take_place(struct _TP_POOL *pool,
 				       struct tpio_worker *self);
 TPIO_HIDDEN void tpio_stall_register(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_stall_unregister(struct _TP_POOL *pool);
+/* TPIO_STATS: the pool's statistics file (stats.c) */
+TPIO_HIDDEN void tpio_stats_register(struct _TP_POOL *pool);
+TPIO_HIDDEN void tpio_stats_unregister(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_service_tick_on(void);
 /* the stall detector's tick, which the service thread calls (io_engine.c) */
 TPIO_HIDDEN void tpio_service_set_tick(int (*tick)(uint32_t starved));

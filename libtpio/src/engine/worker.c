@@ -371,8 +371,10 @@ int tpio_pool_create(int is_default, struct _TP_POOL **out)
 {
 	int ret = tpio_pool_new(is_default, &pool_ops, out);
 
-	if (!ret)
+	if (!ret) {
 		tpio_stall_register(*out);
+		tpio_stats_register(*out);
+	}
 	return ret;
 }
 
@@ -382,6 +384,7 @@ void tpio_pool_destroy(struct _TP_POOL *pool)
 	struct tpio_engine *e = atomic_load(&pool->eng);
 
 	tpio_stall_unregister(pool);
+	tpio_stats_unregister(pool);
 	pool->magic = 0;
 	if (e)
 		tpio_engine_destroy(e);
