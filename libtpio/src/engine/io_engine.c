@@ -5,7 +5,7 @@
  *
  *   engine   (struct tpio_engine) one io_uring. Each pool gets one at its
  *            first overlapped operation; the pool's idle workers drive it
- *            (pool.c: one of them at a time is the leader, which reaps
+ *            (worker.c: one of them at a time is the leader, which reaps
  *            completions and sleeps in io_uring_enter()). One more engine,
  *            the service engine, serves operations without a pool.
  *   op       (struct tpio_op) one overlapped operation in flight. Ops live
@@ -16,7 +16,12 @@
  *            own io_uring requests (a request is cancelled when the thread
  *            that submitted it exits: only pool workers that stay, and the
  *            service, submit), reaps the service engine, and runs the pool
- *            stall detector's tick (pool.c) while a pool asks for it.
+ *            stall detector's tick (stall_detector.c) while a pool asks
+ *            for it (pool.c).
+ *
+ * Where io_uring cannot be set up, or TPIO_IO_ENGINE=epoll, the service's
+ * start chooses the readiness engine (epoll_engine.c) instead, once: the
+ * entry points at the end of this file then forward to it.
  *
  * Submission: a worker of the op's pool issues the op itself: it prepares
  * the SQE and leaves it in the SQ when it will enter the ring soon (it is
@@ -25,10 +30,10 @@
  * threads push the op to the service.
  *
  * Locking: an engine's sq_mu protects its SQ (prepare, flush, submit);
- * only the holder of the engine's leadership (pool.c) or the service (for
+ * only the holder of the engine's leadership (worker.c) or the service (for
  * its own engine) reads the CQ. free_mu protects the global free list and
  * the chunk table. A pipe's pending reads wait in their fd's FIFO
- * (fdtab.c lock), only the oldest armed. Lock order: sq_mu, then an fd
+ * (fd_table.c lock), only the oldest armed. Lock order: sq_mu, then an fd
  * lock or free_mu.
  *
  * Op fields: r, eng and gen are written by the issuer before the op is
