@@ -237,3 +237,13 @@ distclean: clean
 checkpatch: $(KSFT_STAMP)
 	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --ignore LINUX_VERSION_CODE -f \
 		$(wildcard kmod/*.c kmod/*.h) uapi/linux/tpio.h common/tpio_word.h
+
+# Debian packages (Documentation/packages.rst): "make deb" builds tpio-dkms,
+# libtpio0 and libtpio-dev with dpkg-buildpackage into build/deb/ and checks
+# them with lintian (scripts/deb-build). scripts/pkg-setup installs the
+# tools it needs.
+.PHONY: deb
+
+deb:
+	$(TOP)/scripts/pkg-setup build
+	$(TOP)/scripts/deb-build
