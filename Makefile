@@ -240,10 +240,17 @@ checkpatch: $(KSFT_STAMP)
 
 # Debian packages (Documentation/packages.rst): "make deb" builds tpio-dkms,
 # libtpio0 and libtpio-dev with dpkg-buildpackage into build/deb/ and checks
-# them with lintian (scripts/deb-build). scripts/pkg-setup installs the
-# tools it needs.
-.PHONY: deb
+# them with lintian (scripts/deb-build); "make deb-test" installs them into
+# a fresh Debian root (debootstrap, cached), where DKMS builds the module
+# for the VM's kernel, then loads it with modprobe in the VM and runs the
+# README's example on it (scripts/deb-test; a few minutes, not part of
+# "make check"). scripts/pkg-setup installs the tools they need.
+.PHONY: deb deb-test
 
 deb:
 	$(TOP)/scripts/pkg-setup build
 	$(TOP)/scripts/deb-build
+
+deb-test: deb
+	$(TOP)/scripts/pkg-setup test
+	$(TOP)/scripts/deb-test
