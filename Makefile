@@ -202,7 +202,7 @@ install-module:
 		else echo "make: install its headers, or give its tree with KDIR=<tree>."; fi; \
 		exit 1; fi
 	$(MAKE) module KDIR=$(INSTALL_KDIR)
-	@rel=$$(modinfo -F vermagic $(KMOD_KO) | cut -d' ' -f1); \
+	@rel=$$(PATH=$$PATH:/sbin:/usr/sbin modinfo -F vermagic $(KMOD_KO) | cut -d' ' -f1); \
 	if [ "$$rel" != "$(INSTALL_KVER)" ]; then \
 		echo "make: $(KMOD_KO) was built for '$$rel' (KDIR=$(INSTALL_KDIR)), not for $(INSTALL_KVER):"; \
 		echo "make: name that kernel with KVER=$$rel to install it for it."; \
@@ -236,7 +236,8 @@ distclean: clean
 # one checkpatch rule that assumes in-tree code is ignored.
 checkpatch: $(KSFT_STAMP)
 	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --ignore LINUX_VERSION_CODE -f \
-		$(wildcard kmod/*.c kmod/*.h) uapi/linux/tpio.h common/tpio_word.h
+		$(wildcard kmod/*.c kmod/*.h) uapi/linux/tpio.h common/tpio_word.h \
+		common/tpio_version.h
 
 # Debian packages (Documentation/packages.rst): "make deb" builds tpio-dkms,
 # libtpio0 and libtpio-dev with dpkg-buildpackage into build/deb/ and checks
