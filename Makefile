@@ -93,6 +93,8 @@ setup:
 module:
 	@test -f $(TOP)/Kbuild || { echo "make: $(TOP)/Kbuild is missing"; exit 1; }
 	@test -f $(KDIR)/Makefile || { echo "make: no kernel build tree at KDIR=$(KDIR) (run make setup)"; exit 1; }
+	@if [ "$(origin KDIR)" = file ] && [ "$(KDIR)" != "$(HOST_KDIR)" ]; then \
+		echo "make: the running kernel has no build tree: the module is for $(VM_KVER), the VM's kernel (KDIR= picks another)"; fi
 	$(TOP)/scripts/kmod-tree $(KMOD_BUILD)
 	$(MAKE) -C $(KDIR) M=$(KMOD_BUILD) modules
 

@@ -391,11 +391,11 @@ static const struct file_operations tpio_fops = {
  * turns the "devname:" and "char-major-10-N" aliases below into
  * modules.devname, from which kmod's static-nodes creates /dev/tpio at boot,
  * and the first open(2) of that node loads the module. 249 is in the range
- * that Documentation/admin-guide/devices.txt reserves for local use
- * (243..254): no minor of include/linux/miscdevice.h (6.1 to 6.12) and no
- * upstream driver takes it, and dynamic minors come from elsewhere (0..127
- * in 6.1, above 255 in newer kernels). Documentation/kmod.rst, "Building
- * and loading".
+ * that the kernel's list of device numbers reserves for local use
+ * (243..254): it is none of the misc minors the kernel assigns (6.1 to
+ * 6.12), no upstream driver takes it, and dynamic minors come from
+ * elsewhere (0..127, then, in newer kernels, above 255).
+ * Documentation/kmod.rst, "Building and loading".
  */
 #define TPIO_MISC_MINOR	249
 
