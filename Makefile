@@ -274,3 +274,20 @@ checkpatch: $(KSFT_STAMP)
 	cd $(TOP) && perl $(CHECKPATCH) --strict --no-tree --ignore LINUX_VERSION_CODE -f \
 		$(wildcard kmod/*.c kmod/*.h) uapi/linux/tpio.h common/tpio_word.h \
 		common/tpio_version.h common/tpio_port.h
+
+# Debian packages (Documentation/packages.rst): "make deb" builds tpio-dkms,
+# libtpio0 and libtpio-dev with dpkg-buildpackage into build/deb/ and checks
+# them with lintian (scripts/deb-build); "make deb-test" installs them into
+# a fresh Debian root (debootstrap, cached), where DKMS builds the module
+# for the VM's kernel, then loads it with modprobe in the VM and runs the
+# README's example on it (scripts/deb-test; a few minutes, not part of
+# "make check"). scripts/pkg-setup installs the tools they need.
+.PHONY: deb deb-test
+
+deb:
+	$(TOP)/scripts/pkg-setup build
+	$(TOP)/scripts/deb-build
+
+deb-test: deb
+	$(TOP)/scripts/pkg-setup test
+	$(TOP)/scripts/deb-test

@@ -73,6 +73,9 @@ static void config_read(void)
 	if (s && *s && strcmp(s, "poll") && strcmp(s, "uring"))
 		tpio_warn("TPIO_SOCKET_RECV=%s is not poll or uring, using uring",
 			  s);
+	s = getenv("TPIO_STATS");
+	cfg.stats = s && *s && strcmp(s, "0") != 0;
+	cfg.stats_ms = env_u32("TPIO_STATS_MS", 100, 10, 10000);
 }
 
 const struct tpio_config *tpio_config(void)

@@ -50,6 +50,8 @@ struct tpio_config {
 	uint32_t stall_us;		/* TPIO_STALL_US: stall detector tick */
 	uint32_t cpus;			/* CPUs in the affinity mask at start */
 	int socket_poll;		/* TPIO_SOCKET_RECV=poll */
+	int stats;			/* TPIO_STATS: anything but empty or 0 */
+	uint32_t stats_ms;		/* TPIO_STATS_MS, 10..10000, default 100 */
 };
 
 TPIO_HIDDEN const struct tpio_config *tpio_config(void);

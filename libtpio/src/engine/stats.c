@@ -37,27 +37,10 @@ static struct stats_rec *stats_list;	/* stats_mu */
 static uint32_t stats_next_id;		/* stats_mu */
 static int stats_thread_on;		/* stats_mu */
 static int stats_atfork_done;		/* stats_mu */
-static uint32_t stats_ms = 100;		/* constant once enabled */
-
-/* TPIO_STATS=1 (anything but empty or 0); read once. */
+/* TPIO_STATS and TPIO_STATS_MS: the settings read once (config.c) */
 static int stats_enabled(void)
 {
-	static int cached = -1;
-	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-
-	if (v < 0) {
-		const char *s = getenv("TPIO_STATS");
-		const char *ms = getenv("TPIO_STATS_MS");
-
-		v = s && *s && strcmp(s, "0") != 0;
-		if (v && ms && *ms) {
-			unsigned long n = strtoul(ms, NULL, 10);
-
-			stats_ms = n < 10 ? 10 : n > 10000 ? 10000 : (uint32_t)n;
-		}
-		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-	}
-	return v;
+	return tpio_config()->stats;
 }
 
 /* release: a field's store is not seen before the odd seq (no fence: TSan) */
@@ -114,7 +97,8 @@ static void sample(struct stats_rec *r)
 
 static void *stats_main(void *arg)
 {
-	struct timespec ts = { stats_ms / 1000, (long)(stats_ms % 1000) * 1000000 };
+	uint32_t ms = tpio_config()->stats_ms;
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 	struct stats_rec *r;
 
 	(void)arg;
@@ -212,7 +196,7 @@ static int rec_create(struct stats_rec *r, uint32_t id)
 	f->size = sizeof(*f);
 	f->pid = getpid();
 	f->pool = id;
-	f->interval_ms = stats_ms;
+	f->interval_ms = tpio_config()->stats_ms;
 	f->ring_entries = r->pool->port.r.entries;
 	f->max_objects = r->pool->port.r.max_objects;
 	snprintf(f->backend, sizeof(f->backend), "%s", r->pool->port.t->name);
