@@ -5,7 +5,7 @@
  * overflow flush decision, cancel-all, the skipped count and the order in
  * which sleeping workers are woken. Included by the kernel module
  * (kmod/port.c, kmod/io.c) and by libtpio's in-process transport
- * (transport_user.c), so that the two ports cannot drift apart; the state
+ * (transport/user.c), so that the two ports cannot drift apart; the state
  * word's rules are common/tpio_word.h's.
  *
  * Nothing here locks, allocates or calls anything: each function computes
