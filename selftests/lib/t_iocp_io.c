@@ -158,6 +158,9 @@ TEST_F(tio, iocp_association_ends_at_close)
 	EXPECT_EQ(FALSE, GetQueuedCompletionStatus(port, &bytes, &key, &got, 0));
 	close(p2[1]);
 
+	/* an associated handle cannot be bound to a TP_IO */
+	EXPECT_EQ(NULL, CreateThreadpoolIo(self->h, probe_cb, NULL, &self->env));
+	EXPECT_EQ(ERROR_INVALID_PARAMETER, GetLastError());
 	/* the write end, bound to a TP_IO, cannot be associated */
 	io = CreateThreadpoolIo(self->hw, probe_cb, NULL, &self->env);
 	ASSERT_NE(NULL, io);
