@@ -10,9 +10,10 @@
  * state word applies the arrival rule (common/tpio_word.h): a completion
  * is queued only while the object has pending > 0. A completion port has
  * no StartThreadpoolIo, so every object of it holds a credit of CREDIT
- * pending arrivals, given at its creation and given back one per entry
- * taken out (queued - 1, pending + 1 in one CAS). An object's queue is thus
- * bounded by CREDIT, the word's own bound on queued entries.
+ * pending arrivals, given at its creation and given back as entries are
+ * taken out (queued - k, pending + k: one CAS per run of k entries of one
+ * object in a batch). An object's queue is thus bounded by CREDIT, the
+ * word's own bound on queued entries.
  *
  *   the post object   created first (slot 0, generation TPIO_GEN_FIRST, so
  *                     another process holding the fd can name it):
@@ -541,11 +542,32 @@ static int admission_wait(struct tpio_iocp *p, __u64 abs)
 
 /* ---- dequeue ---- */
 
-/* An entry taken from the ring: its packet, or 0 when it is stale. */
-static int accept_entry(struct tpio_iocp *p, const struct tpio_cqe *e,
-			struct tpio_iocp_packet *out)
+/* The packet of an entry the word has accepted. */
+static void decode(struct tpio_iocp *p, const struct tpio_cqe *e,
+		   struct tpio_iocp_packet *out)
 {
-	uint32_t slot = e->slot;
+	out->overlapped = e->overlapped;
+	if (e->slot == TPIO_IO_SLOT(p->post_io)) {
+		out->key = (ULONG_PTR)e->information;
+		out->bytes = e->status;
+		out->status = ERROR_SUCCESS;
+	} else {
+		out->key = (ULONG_PTR)e->cookie;
+		out->bytes = (DWORD)e->information;
+		out->status = e->status;
+	}
+}
+
+/*
+ * @k entries taken from the ring, all of one slot and epoch: one CAS on
+ * the word accepts them all (queued - k, and the credit back: pending +
+ * k). Returns the packets written to @out: @k, or 0 when they are stale
+ * (their object was closed meanwhile).
+ */
+static uint32_t accept_run(struct tpio_iocp *p, const struct tpio_cqe *e,
+			   uint32_t k, struct tpio_iocp_packet *out)
+{
+	uint32_t slot = e->slot, i;
 	__u64 *word;
 	__u64 w, next;
 	int closing;
@@ -555,27 +577,27 @@ static int accept_entry(struct tpio_iocp *p, const struct tpio_cqe *e,
 	word = &p->port.r.words[slot];
 	w = tpio_word_load(word);
 	do {
-		if (tpio_w_epoch(w) != e->epoch || !tpio_w_queued(w))
+		if (tpio_w_epoch(w) != e->epoch)
 			return 0;	/* of an object closed meanwhile */
+		if (tpio_w_queued(w) < k) {
+			/* a garbled word: accept what it counts, one by one */
+			uint32_t got = 0;
+
+			for (i = 0; i < k && tpio_w_queued(tpio_word_load(word)); i++)
+				got += accept_run(p, &e[i], 1, &out[got]);
+			return got;
+		}
 		closing = atomic_load(&p->slots[slot].closing);
-		next = w - TPIO_W_ONE(QUEUED) +
-		       (closing ? 0 : TPIO_W_ONE(PENDING));
+		next = w - k * TPIO_W_ONE(QUEUED) +
+		       (closing ? 0 : k * TPIO_W_ONE(PENDING));
 	} while (!__atomic_compare_exchange_n(word, &w, next, 0,
 					      __ATOMIC_SEQ_CST,
 					      __ATOMIC_SEQ_CST));
 	if (closing && !tpio_w_queued(next) && !tpio_w_pending(next))
 		p->port.t->io_close(&p->port, p->slots[slot].handle);
-	out->overlapped = e->overlapped;
-	if (slot == TPIO_IO_SLOT(p->post_io)) {
-		out->key = (ULONG_PTR)e->information;
-		out->bytes = e->status;
-		out->status = ERROR_SUCCESS;
-	} else {
-		out->key = (ULONG_PTR)e->cookie;
-		out->bytes = (DWORD)e->information;
-		out->status = e->status;
-	}
-	return 1;
+	for (i = 0; i < k; i++)
+		decode(p, &e[i], &out[i]);
+	return k;
 }
 
 /* Up to @max packets from the ring, without a system call while it holds
@@ -585,7 +607,7 @@ static uint32_t take(struct tpio_iocp *p, struct tpio_iocp_packet *out,
 {
 	struct tpio_ring_view *r = &p->port.r;
 	struct tpio_cqe batch[TAKE_BATCH];
-	uint32_t h, t, n, i, got = 0;
+	uint32_t h, t, n, i, j, got = 0;
 
 	while (got < max) {
 		h = __atomic_load_n(r->head, __ATOMIC_ACQUIRE);
@@ -614,8 +636,13 @@ static uint32_t take(struct tpio_iocp *p, struct tpio_iocp_packet *out,
 						 __ATOMIC_ACQ_REL,
 						 __ATOMIC_ACQUIRE))
 			continue;
-		for (i = 0; i < n; i++)
-			got += accept_entry(p, &batch[i], &out[got]);
+		/* one CAS per run of entries of one object */
+		for (i = 0; i < n; i = j) {
+			for (j = i + 1; j < n && batch[j].slot == batch[i].slot &&
+			     batch[j].epoch == batch[i].epoch; j++)
+				;
+			got += accept_run(p, &batch[i], j - i, &out[got]);
+		}
 	}
 	return got;
 }
