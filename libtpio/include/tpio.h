@@ -675,8 +675,10 @@ TPIO_API BOOL CancelIo(HANDLE hFile) TPIO_ASMNAME(CancelIo);
  * calls CancelThreadpoolIo. FILE_SKIP_SET_EVENT_ON_HANDLE is accepted and
  * has no effect (tpio never signals the file handle). [T] The mode belongs
  * to the handle's TP_IO binding: call it after CreateThreadpoolIo; it ends
- * with CloseThreadpoolIo. FALSE + ERROR_INVALID_PARAMETER for an unbound
- * handle or unknown flags, ERROR_INVALID_HANDLE for a bad handle.
+ * with CloseThreadpoolIo. On a handle associated with a completion port
+ * (CreateIoCompletionPort) it belongs to the association. FALSE +
+ * ERROR_INVALID_PARAMETER for an unbound handle or unknown flags,
+ * ERROR_INVALID_HANDLE for a bad handle.
  */
 TPIO_API BOOL SetFileCompletionNotificationModes(HANDLE FileHandle,
 						 UCHAR Flags)
