@@ -5,7 +5,7 @@
  *
  *   peer_bench [-r RUN] [-w WORKERS] [-f PERCENT] [-g GAP_US] [-H HOLD_US] [-c COLD_N] [-W QUEUE]
  *              TEST...
- *   TEST: tput lat-warm lat-cold drain
+ *   TEST: tput lat-warm lat-cold drain iocp
  *
  * impl names:
  *   condvar-pool   WORKERS threads around one mutex, two condition
@@ -18,6 +18,9 @@
  *   spin-handoff   one cache line written by the poster, seen by a thread
  *                  spinning on it (the floor for a warm thread hop)
  *   futex-wake     a thread asleep in FUTEX_WAIT, woken by another
+ *   uring-cq       io_uring CQ reaping: 256 NOPs complete, then their
+ *                  CQEs are taken 64 at a time (the reference for
+ *                  GetQueuedCompletionStatusEx's batch dequeue, "iocp")
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -498,6 +501,58 @@ static void drain_futex(uint64_t n)
 	free(v);
 }
 
+/* ---- io_uring CQ reaping, the reference of a batch dequeue ---- */
+
+#define CQ_FILL		256
+#define CQ_BATCH	64
+
+static void iocp_uring_cq(void)
+{
+	const char *B = "iocp_dequeue", *I = "uring-cq";
+	uint64_t rounds = scaled(2000), r, ns = 0, t0, sum = 0;
+	struct io_uring_cqe *cqes[CQ_BATCH];
+	struct io_uring ring;
+	unsigned int got, n, k;
+	int ret = io_uring_queue_init(CQ_FILL, &ring, 0);
+
+	if (ret) {
+		fail(B, I, strerror(-ret));
+		return;
+	}
+	for (r = 0; r < rounds; r++) {
+		for (k = 0; k < CQ_FILL; k++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			io_uring_prep_nop(sqe);
+			io_uring_sqe_set_data64(sqe, k + 1);
+		}
+		ret = io_uring_submit_and_wait(&ring, CQ_FILL);
+		if (ret < 0) {
+			fail(B, I, strerror(-ret));
+			break;
+		}
+		/* what is timed: taking the completed entries out */
+		t0 = bench_now();
+		for (got = 0; got < CQ_FILL; got += n) {
+			n = io_uring_peek_batch_cqe(&ring, cqes, CQ_BATCH);
+			for (k = 0; k < n; k++)
+				sum += io_uring_cqe_get_data64(cqes[k]);
+			io_uring_cq_advance(&ring, n);
+			if (!n) {
+				fail(B, I, "CQEs missing");
+				goto out;
+			}
+		}
+		ns += bench_now() - t0;
+	}
+	if (sum != rounds * CQ_FILL * (CQ_FILL + 1) / 2)
+		fail(B, I, "CQE data");
+	else
+		bench_emit_rate(B, I, run_id, ns, rounds * CQ_FILL);
+out:
+	io_uring_queue_exit(&ring);
+}
+
 int main(int argc, char **argv)
 {
 	int opt, i;
@@ -518,7 +573,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc || !workers || !factor || !cvq) {
-		fprintf(stderr, "%s: tests: tput lat-warm lat-cold drain\n",
+		fprintf(stderr, "%s: tests: tput lat-warm lat-cold drain iocp\n",
 			argv[0]);
 		return 2;
 	}
@@ -538,6 +593,8 @@ int main(int argc, char **argv)
 			lat_uring("cb_lat_cold", cold_n, gap_ns);
 		} else if (!strcmp(t, "drain")) {
 			drain_futex(cold_n);
+		} else if (!strcmp(t, "iocp")) {
+			iocp_uring_cq();
 		} else {
 			fprintf(stderr, "%s: unknown test %s\n", argv[0], t);
 			return 2;

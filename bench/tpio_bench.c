@@ -6,7 +6,7 @@
  *
  *   tpio_bench [-r RUN] [-w WORKERS] [-f PERCENT] [-g GAP_US] [-H HOLD_US] [-c COLD_N]
  *              [-K K,K,...] [-W WINDOW] TEST...
- *   TEST: tput lat-warm lat-cold startcancel drain objects
+ *   TEST: tput lat-warm lat-cold startcancel drain objects iocp
  *
  * Every test asserts what it relies on (each callback ran exactly once,
  * a drain wait did not return before the callback ended); a broken
@@ -616,6 +616,54 @@ static void test_objects(const char *list)
 	free(copy);
 }
 
+/* ---- completion port: batch dequeue (GetQueuedCompletionStatusEx) ---- */
+
+#define IOCP_FILL	256
+#define IOCP_BATCH	64
+
+/*
+ * 256 packets posted, then taken 64 at a time: the time of the taking
+ * only, per packet (peer_bench's uring-cq reaps io_uring CQEs the same way).
+ */
+static void test_iocp(void)
+{
+	const char *B = "iocp_dequeue";
+	uint64_t rounds = scaled(2000), r, ns = 0, t0, got, sum = 0;
+	HANDLE port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+	OVERLAPPED_ENTRY e[IOCP_BATCH];
+	ULONG n, k;
+	uint32_t i;
+
+	if (!port) {
+		fail(B, "CreateIoCompletionPort");
+		return;
+	}
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < IOCP_FILL; i++)
+			if (!PostQueuedCompletionStatus(port, i, i + 1, NULL)) {
+				fail(B, "PostQueuedCompletionStatus");
+				goto out;
+			}
+		t0 = bench_now();
+		for (got = 0; got < IOCP_FILL; got += n) {
+			if (!GetQueuedCompletionStatusEx(port, e, IOCP_BATCH, &n,
+							 0, FALSE)) {
+				fail(B, "packets missing");
+				goto out;
+			}
+			for (k = 0; k < n; k++)
+				sum += e[k].lpCompletionKey;
+		}
+		ns += bench_now() - t0;
+	}
+	if (sum != rounds * IOCP_FILL * (IOCP_FILL + 1) / 2)
+		fail(B, "packet keys");
+	else
+		bench_emit_rate(B, impl, run_id, ns, rounds * IOCP_FILL);
+out:
+	CloseHandle(port);
+}
+
 int main(int argc, char **argv)
 {
 	const char *klist = "1,100,10000,100000";
@@ -639,7 +687,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc || !workers || !factor) {
-		fprintf(stderr, "%s: tests: tput lat-warm lat-cold startcancel drain objects\n",
+		fprintf(stderr, "%s: tests: tput lat-warm lat-cold startcancel drain objects iocp\n",
 			argv[0]);
 		return 2;
 	}
@@ -672,6 +720,8 @@ int main(int argc, char **argv)
 			test_drain();
 		else if (!strcmp(t, "objects"))
 			test_objects(klist);
+		else if (!strcmp(t, "iocp"))
+			test_iocp();
 		else {
 			fprintf(stderr, "%s: unknown test %s\n", argv[0], t);
 			return 2;

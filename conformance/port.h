@@ -313,7 +313,7 @@ static inline void port_close_writer(struct port_pipe *p)
 
 static inline void port_close_reader(struct port_pipe *p)
 {
-	close(p->fds[0]);
+	CloseHandle(tpio_handle_from_fd(p->fds[0]));	/* ends a port association */
 }
 
 /*

@@ -60,6 +60,8 @@ typedef uint32_t DWORD;
 typedef uint32_t ULONG;
 typedef int32_t LONG;
 typedef uintptr_t ULONG_PTR;
+typedef ULONG_PTR *PULONG_PTR;
+typedef ULONG *PULONG;
 typedef uintptr_t DWORD_PTR;
 typedef intptr_t LONG_PTR;
 typedef void VOID;
@@ -673,8 +675,10 @@ TPIO_API BOOL CancelIo(HANDLE hFile) TPIO_ASMNAME(CancelIo);
  * calls CancelThreadpoolIo. FILE_SKIP_SET_EVENT_ON_HANDLE is accepted and
  * has no effect (tpio never signals the file handle). [T] The mode belongs
  * to the handle's TP_IO binding: call it after CreateThreadpoolIo; it ends
- * with CloseThreadpoolIo. FALSE + ERROR_INVALID_PARAMETER for an unbound
- * handle or unknown flags, ERROR_INVALID_HANDLE for a bad handle.
+ * with CloseThreadpoolIo. On a handle associated with a completion port
+ * (CreateIoCompletionPort) it belongs to the association. FALSE +
+ * ERROR_INVALID_PARAMETER for an unbound handle or unknown flags,
+ * ERROR_INVALID_HANDLE for a bad handle.
  */
 TPIO_API BOOL SetFileCompletionNotificationModes(HANDLE FileHandle,
 						 UCHAR Flags)
@@ -702,6 +706,116 @@ TPIO_API BOOL tpio_accept(HANDLE hListen, HANDLE *phAccepted,
  */
 TPIO_API BOOL tpio_connect(HANDLE hSocket, const struct sockaddr *name,
 			   int namelen, LPOVERLAPPED lpOverlapped);
+
+/* ------------------------------------------------------------------ */
+/* Completion ports (Documentation/contract.rst, section 9)           */
+/* ------------------------------------------------------------------ */
+
+#define ERROR_ABANDONED_WAIT_0		735
+#define WAIT_IO_COMPLETION		0x000000C0U
+
+/* one packet of GetQueuedCompletionStatusEx */
+typedef struct _OVERLAPPED_ENTRY {
+	ULONG_PTR lpCompletionKey;
+	LPOVERLAPPED lpOverlapped;
+	ULONG_PTR Internal;		/* the packet's status (tpio: Win32) */
+	DWORD dwNumberOfBytesTransferred;
+} OVERLAPPED_ENTRY, *LPOVERLAPPED_ENTRY;
+
+/*
+ * Create a completion port and/or associate a handle with one.
+ * - @FileHandle INVALID_HANDLE_VALUE: a new port (@ExistingCompletionPort
+ *   must be NULL, else ERROR_INVALID_PARAMETER; @CompletionKey ignored);
+ *   @NumberOfConcurrentThreads (0: the CPUs) threads may be active on it
+ *   at once, a thread being active from its dequeue until its next call
+ *   to GetQueuedCompletionStatus(Ex) or its exit [T]: a thread that
+ *   blocks elsewhere is not seen and still counts.
+ * - @FileHandle a file, pipe or socket handle (tpio_handle_from_fd): it is
+ *   associated with @ExistingCompletionPort (or a new port when NULL) and
+ *   @CompletionKey; returns the port. From then on every overlapped
+ *   ReadFile, WriteFile, tpio_accept, tpio_connect on it posts its
+ *   completion to the port (Win32 status and byte count), unless its
+ *   event has bit 0 set or it succeeded at once on a handle with
+ *   FILE_SKIP_COMPLETION_PORT_ON_SUCCESS. The association lasts until the
+ *   handle is closed with CloseHandle [T] (close(2) is not seen);
+ *   completions already queued stay in the port.
+ * Errors: ERROR_INVALID_HANDLE (not an fd handle, or not a port),
+ * ERROR_INVALID_PARAMETER (already associated, or bound to a TP_IO),
+ * ERROR_NOT_ENOUGH_MEMORY (no object slot left: TPIO_MAX_OBJECTS),
+ * ERROR_NOT_SUPPORTED (no backend, or a post-only port).
+ */
+TPIO_API HANDLE CreateIoCompletionPort(HANDLE FileHandle,
+				       HANDLE ExistingCompletionPort,
+				       ULONG_PTR CompletionKey,
+				       DWORD NumberOfConcurrentThreads)
+	TPIO_ASMNAME(CreateIoCompletionPort);
+
+/*
+ * Dequeue one packet, oldest first, waiting up to @dwMilliseconds
+ * (INFINITE: no limit; 0: do not wait). TRUE: a posted packet or a
+ * successful I/O. FALSE with *@lpOverlapped != NULL: a failed I/O, its
+ * Win32 status as last error, *@lpNumberOfBytesTransferred and
+ * *@lpCompletionKey set. FALSE with *@lpOverlapped == NULL: nothing
+ * dequeued: WAIT_TIMEOUT, ERROR_ABANDONED_WAIT_0 (the port's handle was
+ * closed, also while waiting), ERROR_INVALID_HANDLE,
+ * ERROR_INVALID_PARAMETER (a NULL out pointer). No system call while
+ * packets are queued (and the concurrency limit admits the thread).
+ */
+TPIO_API BOOL GetQueuedCompletionStatus(HANDLE CompletionPort,
+					LPDWORD lpNumberOfBytesTransferred,
+					PULONG_PTR lpCompletionKey,
+					LPOVERLAPPED *lpOverlapped,
+					DWORD dwMilliseconds)
+	TPIO_ASMNAME(GetQueuedCompletionStatus);
+
+/*
+ * Dequeue 1..@ulCount packets at once, oldest first: TRUE with
+ * *@ulNumEntriesRemoved packets (those queued now, which may be fewer
+ * than asked; it waits only for the first). Failed I/O is a packet too:
+ * its status is in Internal. FALSE: WAIT_TIMEOUT, ERROR_ABANDONED_WAIT_0,
+ * ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER (@ulCount 0, NULL
+ * pointers), *@ulNumEntriesRemoved 0. @fAlertable [T]: tpio has no APCs,
+ * so an alertable wait is an ordinary wait and never returns
+ * WAIT_IO_COMPLETION.
+ */
+TPIO_API BOOL GetQueuedCompletionStatusEx(HANDLE CompletionPort,
+					  LPOVERLAPPED_ENTRY lpCompletionPortEntries,
+					  ULONG ulCount,
+					  PULONG ulNumEntriesRemoved,
+					  DWORD dwMilliseconds,
+					  BOOL fAlertable)
+	TPIO_ASMNAME(GetQueuedCompletionStatusEx);
+
+/*
+ * Queue a packet (@dwNumberOfBytesTransferred, @dwCompletionKey,
+ * @lpOverlapped, any values) to the port; it is dequeued as a success.
+ * Works on a post-only port of tpio_port_from_fd. FALSE:
+ * ERROR_INVALID_HANDLE, or ERROR_NOT_ENOUGH_QUOTA when 65535 posted
+ * packets already wait in the port [T].
+ */
+TPIO_API BOOL PostQueuedCompletionStatus(HANDLE CompletionPort,
+					 DWORD dwNumberOfBytesTransferred,
+					 ULONG_PTR dwCompletionKey,
+					 LPOVERLAPPED lpOverlapped)
+	TPIO_ASMNAME(PostQueuedCompletionStatus);
+
+/*
+ * Extension: the /dev/tpio file descriptor of completion port @port (kmod
+ * backend), for handing to another process (SCM_RIGHTS); owned by the
+ * port, valid while its handle is open. -1 with ERROR_NOT_SUPPORTED on the
+ * user backend, ERROR_INVALID_HANDLE for other handles.
+ */
+TPIO_API int tpio_port_fd(HANDLE port);
+
+/*
+ * Extension: a post-only port handle for the /dev/tpio port fd @fd of
+ * another port (of this or another process; @fd is duplicated, the
+ * caller keeps it). PostQueuedCompletionStatus on it queues packets to
+ * that port; CloseHandle closes it; the other functions fail with
+ * ERROR_NOT_SUPPORTED. NULL with ERROR_INVALID_HANDLE when @fd is not a
+ * /dev/tpio port.
+ */
+TPIO_API HANDLE tpio_port_from_fd(int fd);
 
 /* ------------------------------------------------------------------ */
 /* Linux helpers                                                      */

@@ -176,5 +176,6 @@ static const char *tmp_dir(void)
 
 #include "t_io.c"
 #include "t_socket.c"
+#include "t_iocp_io.c"
 
 TEST_HARNESS_MAIN

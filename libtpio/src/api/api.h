@@ -34,6 +34,23 @@ TPIO_HIDDEN void tpio_ov_finish(LPOVERLAPPED ov, HANDLE event, DWORD status,
 /* ---- handles (handles_sync.c) ---- */
 TPIO_HIDDEN int tpio_handle_is_fd(HANDLE h);
 
+/*
+ * Objects of other files behind object handles (completion ports): the
+ * handle holds one reference (get/put); CloseHandle calls close once, then
+ * drops the handle's reference. tpio_ext_handle_new takes over one
+ * reference of @p (put again on failure: NULL, last error set);
+ * tpio_ext_get returns @p with a new reference, or NULL.
+ */
+struct tpio_ext_ops {
+	void (*get)(void *p);
+	void (*put)(void *p);
+	void (*close)(void *p);
+};
+
+TPIO_HIDDEN HANDLE tpio_ext_handle_new(const struct tpio_ext_ops *ops,
+				       void *p);
+TPIO_HIDDEN void *tpio_ext_get(HANDLE h, const struct tpio_ext_ops *ops);
+
 /* ---- errors (errors.c, threadpool_io.c) ---- */
 TPIO_HIDDEN DWORD tpio_win32_from_errno(int err);
 /* the Win32 error of the engine's -errno for a pool or object creation */

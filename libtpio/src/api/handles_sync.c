@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include "api.h"
 
-enum obj_type { OBJ_EVENT = 1, OBJ_SEMAPHORE, OBJ_MUTEX };
+enum obj_type { OBJ_EVENT = 1, OBJ_SEMAPHORE, OBJ_MUTEX, OBJ_EXT };
 
 struct obj {
 	enum obj_type type;
@@ -35,6 +35,7 @@ struct obj {
 		struct { int manual, signaled; } ev;
 		struct { LONG count, max; } sem;
 		struct { DWORD owner; LONG recursion; int abandoned; } mx;
+		struct { const struct tpio_ext_ops *ops; void *p; } ext;
 	};
 };
 
@@ -90,6 +91,8 @@ static void obj_put(struct obj *o)
 {
 	if (atomic_fetch_sub(&o->refs, 1) != 1)
 		return;
+	if (o->type == OBJ_EXT)
+		o->ext.ops->put(o->ext.p);
 	pthread_mutex_destroy(&o->mu);
 	pthread_cond_destroy(&o->cv);
 	free(o);
@@ -206,6 +209,8 @@ BOOL CloseHandle(HANDLE hObject)
 	if (tpio_handle_is_fd(hObject)) {
 		int fd = tpio_fd_from_handle(hObject);
 
+		if (fd >= 0)
+			tpio_iocp_fd_closed(fd);	/* its port association */
 		if (close(fd) < 0) {
 			SetLastError(tpio_win32_from_errno(errno));
 			return FALSE;
@@ -225,8 +230,41 @@ BOOL CloseHandle(HANDLE hObject)
 	e->next_free = free_head;
 	free_head = idx;
 	pthread_mutex_unlock(&table_mu);
+	if (o->type == OBJ_EXT)
+		o->ext.ops->close(o->ext.p);
 	obj_put(o);
 	return TRUE;
+}
+
+/* ---- objects of other files (completion ports) ---- */
+
+HANDLE tpio_ext_handle_new(const struct tpio_ext_ops *ops, void *p)
+{
+	struct obj *o = obj_new(OBJ_EXT);
+
+	if (!o) {
+		ops->put(p);
+		SetLastError(ERROR_NOT_ENOUGH_MEMORY);
+		return NULL;
+	}
+	o->ext.ops = ops;
+	o->ext.p = p;
+	return obj_publish(o);	/* on failure, obj_put() puts @p */
+}
+
+void *tpio_ext_get(HANDLE h, const struct tpio_ext_ops *ops)
+{
+	struct hentry *e;
+	void *p = NULL;
+
+	pthread_mutex_lock(&table_mu);
+	e = handle_entry(h, NULL);
+	if (e && e->obj->type == OBJ_EXT && e->obj->ext.ops == ops) {
+		p = e->obj->ext.p;
+		ops->get(p);
+	}
+	pthread_mutex_unlock(&table_mu);
+	return p;
 }
 
 /* ---- mutex ownership per thread (for WAIT_ABANDONED) ---- */
@@ -519,6 +557,8 @@ static DWORD try_acquire(struct obj *o, DWORD me, int *new_owner)
 			return WAIT_ABANDONED;
 		}
 		return WAIT_OBJECT_0;
+	case OBJ_EXT:	/* [T] a completion port cannot be waited on */
+		break;
 	}
 	return WAIT_FAILED;
 }

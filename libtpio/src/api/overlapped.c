@@ -139,6 +139,12 @@ DWORD tpio_req_init(struct tpio_io_req *r, HANDLE h, LPOVERLAPPED ov,
 			r->skip = !!(atomic_load(&b.io->notify_modes) &
 				     FILE_SKIP_COMPLETION_PORT_ON_SUCCESS);
 		}
+	} else if (!(ev & 1)) {
+		int skip;
+
+		/* a handle associated with a completion port (iocp.c) */
+		if (tpio_iocp_target(fd, &r->to, &skip))
+			r->skip = (uint8_t)skip;
 	}
 	r->fd_kind = fd_kind_of(fd, b.io);
 	r->fifo = !!(r->fd_kind & TPIO_FD_FIFO);
@@ -489,6 +495,8 @@ BOOL SetFileCompletionNotificationModes(HANDLE FileHandle, UCHAR Flags)
 		return FALSE;
 	}
 	/* [T] the mode belongs to the binding: CreateThreadpoolIo first */
+	if (!tpio_iocp_set_modes(fd, Flags))
+		return TRUE;	/* or CreateIoCompletionPort */
 	if (tpio_io_from_fd(fd, &b)) {
 		SetLastError(ERROR_INVALID_PARAMETER);
 		return FALSE;

@@ -254,8 +254,9 @@ int tpio_complete(const struct tpio_target *t, __u64 overlapped,
 	struct tpio_cqe c;
 	__u64 next = 0;
 
-	if (!pool)
-		return 0;
+	if (!pool)	/* a completion port's, or no port completion */
+		return t->iocp ? tpio_iocp_deliver(t, overlapped, status,
+						   bytes) : 0;
 	if (slot >= pool->port.r.max_objects)
 		goto slow;
 	if (!tpio_word_arrive(&pool->port.r.words[slot], t->epoch, &next))

@@ -307,6 +307,7 @@ TPIO_HIDDEN extern __thread struct _TP_CALLBACK_INSTANCE *tpio_cur_instance;
  */
 struct tpio_target {
 	struct _TP_POOL *pool;		/* NULL: no port completion */
+	struct tpio_iocp *iocp;		/* or a completion port's (iocp.c) */
 	struct _TP_IO *io;		/* type-stable */
 	uint32_t handle;		/* the transport's handle */
 	uint32_t epoch;
@@ -491,6 +492,7 @@ struct tpio_io_req {
 struct tpio_op;
 struct tpio_fd {
 	struct _TP_IO *_Atomic io;	/* the bound TP_IO, or NULL */
+	struct tpio_iocp_assoc *_Atomic assoc;	/* its completion port (iocp.c) */
 	atomic_flag lock;		/* the stream-read FIFO below */
 	struct tpio_op *rhead, *rtail;	/* pending stream reads, in order */
 };
@@ -555,5 +557,7 @@ static inline __u64 tpio_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
+
+#include "iocp.h"
 
 #endif /* TPIO_ENGINE_H */

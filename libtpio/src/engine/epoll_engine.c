@@ -97,7 +97,7 @@ static void done(struct ep_op *op, DWORD status, ULONG_PTR bytes,
 {
 	op->status = status;
 	op->bytes = bytes;
-	op->post = op->r.to.pool != NULL;
+	op->post = op->r.to.pool != NULL || op->r.to.iocp != NULL;
 	op->f_prev = NULL;
 	op->f_next = E.finishing;
 	if (E.finishing)

@@ -645,7 +645,7 @@ static void finish(struct tpio_op *op, DWORD status, ULONG_PTR bytes,
 	if (stream_read(op))
 		fifo_next(op);
 	op->r.up->finish(op->r.ov, op->r.event, status, bytes);
-	if (to.pool && !atomic_load(&e->dying)) {
+	if ((to.pool || to.iocp) && !atomic_load(&e->dying)) {
 		if (b && b->pool != to.pool)
 			b = NULL;
 		tpio_complete(&to, (__u64)(uintptr_t)op->r.ov, status, bytes,

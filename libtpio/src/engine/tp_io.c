@@ -103,6 +103,8 @@ static int fd_bind(int fd, struct _TP_IO *io)
 
 	if (!f)
 		return -ENOMEM;
+	if (atomic_load(&f->assoc))	/* associated with a completion port */
+		return -EBUSY;
 	return atomic_compare_exchange_strong(&f->io, &none, io) ? 0 : -EBUSY;
 }
 

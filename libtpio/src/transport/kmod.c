@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "transport.h"
+#include "tpio_port.h"
 
 #define TPIO_DEV	"/dev/tpio"
 #define NEED_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | \
@@ -134,12 +135,41 @@ err:
 	return ret;
 }
 
+int tpio_kmod_attach(struct tpio_port *port, int fd, uint32_t *first_io)
+{
+	struct tpio_version_args v;
+	struct kport *k;
+	int ret;
+
+	memset(&v, 0, sizeof(v));
+	ret = kioctl(fd, TPIO_IOC_VERSION, &v);
+	if (ret)
+		return ret;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (k->fd < 0) {
+		ret = -errno;
+		free(k);
+		return ret;
+	}
+	memset(&port->r, 0, sizeof(port->r));
+	port->t = &tpio_transport_kmod;
+	port->priv = k;
+	/* slots are handed out from 0, each first at its first generation */
+	*first_io = tpio_p_handle(TPIO_GEN_FIRST, 0);
+	return 0;
+}
+
 static void k_destroy(struct tpio_port *port)
 {
 	struct kport *k = K(port);
 
-	munmap(k->ring, k->ring_size);
-	munmap(k->shared, k->shared_size);
+	if (k->ring)	/* not a post-only view (tpio_kmod_attach) */
+		munmap(k->ring, k->ring_size);
+	if (k->shared)
+		munmap(k->shared, k->shared_size);
 	close(k->fd);
 	free(k);
 	port->priv = NULL;

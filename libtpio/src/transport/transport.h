@@ -76,6 +76,14 @@ TPIO_HIDDEN extern const struct tpio_transport tpio_transport_kmod;
 /* the process's transport (TPIO_BACKEND), NULL when none can be used */
 TPIO_HIDDEN const struct tpio_transport *tpio_transport_get(void);
 TPIO_HIDDEN int tpio_kmod_probe(char *why, size_t len);
+/*
+ * A post-only view of another's /dev/tpio port: a dup of @fd, no mappings
+ * (post, wake_workers and destroy only); *@first_io is the handle of the
+ * first object ever created on a port. 0, -EBADF or -ENOTTY when @fd is
+ * not a /dev/tpio port, -errno.
+ */
+TPIO_HIDDEN int tpio_kmod_attach(struct tpio_port *port, int fd,
+				 uint32_t *first_io);
 
 /* a spin-wait hint to the CPU */
 static inline void tpio_cpu_relax(void)
