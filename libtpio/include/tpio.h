@@ -212,6 +212,11 @@ typedef VOID (CALLBACK *PTP_SIMPLE_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
 typedef VOID (CALLBACK *PTP_CLEANUP_GROUP_CANCEL_CALLBACK)(PVOID ObjectContext,
 							   PVOID CleanupContext);
 
+/* Work objects (opaque) and their callback */
+typedef struct _TP_WORK TP_WORK, *PTP_WORK;
+typedef VOID (CALLBACK *PTP_WORK_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
+					   PVOID Context, PTP_WORK Work);
+
 typedef enum _TP_CALLBACK_PRIORITY {
 	TP_CALLBACK_PRIORITY_HIGH = 0,
 	TP_CALLBACK_PRIORITY_NORMAL = 1,
@@ -320,6 +325,67 @@ TPIO_API VOID WaitForThreadpoolIoCallbacks(PTP_IO pio,
  * swallowed by the port. Do not use @pio afterwards.
  */
 TPIO_API VOID CloseThreadpoolIo(PTP_IO pio) TPIO_ASMNAME(CloseThreadpoolIo);
+
+/* ------------------------------------------------------------------ */
+/* Work objects (Documentation/contract.rst, "Work items")            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A new work object whose callbacks run @pfnwk(instance, @pv, work) on the
+ * pool of @pcbe (NULL: the default pool), with the environment's
+ * priority, runs-long flag, finalization callback and cleanup group, like
+ * a TP_IO. NULL + last error on failure: ERROR_INVALID_PARAMETER for a
+ * NULL callback ([T]) or a bad environment, ERROR_CALL_NOT_IMPLEMENTED for
+ * RaceDll or ActivationContext, ERROR_NOT_ENOUGH_MEMORY when the pool's
+ * port has no free object slot (a work object takes one, as a TP_IO),
+ * ERROR_NOT_SUPPORTED without a usable backend.
+ */
+TPIO_API PTP_WORK CreateThreadpoolWork(PTP_WORK_CALLBACK pfnwk, PVOID pv,
+				       PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(CreateThreadpoolWork);
+
+/*
+ * Queue one callback of the work object. Each submission runs the callback
+ * once, also when the object is submitted again before (or while) an
+ * earlier callback runs; callbacks of one object may run at the same time
+ * on several workers, and start in submission order [T]. Lock-free, no
+ * system call on the fast path (the submission is one completion entry
+ * of the pool's port). A closed object is ignored (diagnostic with
+ * TPIO_DEBUG=1). [T] While 65535 callbacks of one object are queued and
+ * not started, the submitter waits for one to start.
+ */
+TPIO_API VOID SubmitThreadpoolWork(PTP_WORK pwk)
+	TPIO_ASMNAME(SubmitThreadpoolWork);
+
+/*
+ * Wait until no callback of the object is queued or running (a
+ * disassociated one no longer counts). With @fCancelPendingCallbacks,
+ * the submissions whose callbacks have not started are cancelled first
+ * (they never run). [T] From inside one of its own callbacks it waits for
+ * the others only, as WaitForThreadpoolIoCallbacks.
+ */
+TPIO_API VOID WaitForThreadpoolWorkCallbacks(PTP_WORK pwk,
+					     BOOL fCancelPendingCallbacks)
+	TPIO_ASMNAME(WaitForThreadpoolWorkCallbacks);
+
+/*
+ * Release the work object: freed at once when no callback is queued or
+ * running, else after the last one (queued callbacks still run). Allowed
+ * from its own callback. Do not use @pwk afterwards.
+ */
+TPIO_API VOID CloseThreadpoolWork(PTP_WORK pwk)
+	TPIO_ASMNAME(CloseThreadpoolWork);
+
+/*
+ * Run @pfns(instance, @pv) once on the pool of @pcbe: a work object made,
+ * submitted and closed in one call. It belongs to the environment's
+ * cleanup group until its callback returns (a group release waits for it;
+ * with cancel, a callback not yet started never runs). FALSE + last error
+ * as CreateThreadpoolWork.
+ */
+TPIO_API BOOL TrySubmitThreadpoolCallback(PTP_SIMPLE_CALLBACK pfns, PVOID pv,
+					  PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(TrySubmitThreadpoolCallback);
 
 /* ------------------------------------------------------------------ */
 /* Pools                                                              */
@@ -451,7 +517,9 @@ TPIO_API VOID CloseThreadpoolCleanupGroup(PTP_CLEANUP_GROUP ptpcg)
  * Tell the pool that this callback may run long. TRUE if another worker is
  * idle or can be created for the pool's other work, FALSE at the thread
  * limit; marks the callback long-running either way. TRUE at once in a
- * RunsLong environment. FALSE outside a callback or on another thread.
+ * RunsLong environment. [T] A second call in the same callback returns
+ * TRUE (the first marked it long-running already), as Wine does. FALSE
+ * outside a callback or on another thread.
  */
 TPIO_API BOOL CallbackMayRunLong(PTP_CALLBACK_INSTANCE pci)
 	TPIO_ASMNAME(CallbackMayRunLong);

@@ -116,5 +116,6 @@ static void release_worker(struct busy_worker *b)
 #include "t_order.c"
 #include "t_stress.c"
 #include "t_nt.c"
+#include "t_work.c"
 
 TEST_HARNESS_MAIN

@@ -22,6 +22,22 @@ struct _TP_CLEANUP_GROUP {
 TPIO_HIDDEN int tpio_group_add(PTP_CLEANUP_GROUP g, struct _TP_IO *io);
 TPIO_HIDDEN int tpio_group_valid(PTP_CLEANUP_GROUP g);
 
+/* ---- callback environments (threadpool_io.c) ---- */
+TPIO_HIDDEN DWORD tpio_env_check(PTP_CALLBACK_ENVIRON e);
+
+/*
+ * Work items, timers and waits (threadpool_obj.c): an engine object of
+ * @kind whose callbacks run @tramp, which calls the user's @ucb; it joins
+ * the environment's pool and cleanup group. NULL + last error on failure.
+ */
+TPIO_HIDDEN struct _TP_IO *tpio_obj_create(int kind, PTP_WIN32_IO_CALLBACK tramp,
+					   void (*ucb)(void), PVOID pv,
+					   PTP_CALLBACK_ENVIRON pcbe);
+/* queue one callback of @io (a work item, a timer expiry, a wait's end) */
+TPIO_HIDDEN int tpio_obj_post(struct _TP_IO *io, DWORD status);
+/* WaitForThreadpool*Callbacks, with @fn for diagnostics */
+TPIO_HIDDEN void tpio_obj_wait(struct _TP_IO *io, BOOL cancel, const char *fn);
+
 /* ---- overlapped I/O (overlapped.c, socket.c) ---- */
 TPIO_HIDDEN DWORD tpio_req_init(struct tpio_io_req *r, HANDLE h,
 				LPOVERLAPPED ov, enum tpio_op_kind kind);

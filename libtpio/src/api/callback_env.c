@@ -177,14 +177,18 @@ VOID CloseThreadpoolCleanupGroupMembers(PTP_CLEANUP_GROUP ptpcg,
 		int deferred;
 
 		io = held[i];
-		/* a member that closed itself gets no cancel callback */
-		if (!atomic_load(&io->closing)) {
-			if (fCancelPendingCallbacks && io->cancel_cb)
-				io->cancel_cb(io->ctx, pvCleanupContext);
+		/*
+		 * A member that closed itself gets no cancel callback; the
+		 * object of a TrySubmitThreadpoolCallback, closed by the
+		 * library and not by its user, gets one (as on Windows).
+		 */
+		if (fCancelPendingCallbacks && io->cancel_cb &&
+		    (!atomic_load(&io->closing) || io->kind == TPIO_OBJ_SIMPLE))
+			io->cancel_cb(io->ctx, pvCleanupContext);
+		if (!atomic_load(&io->closing))
 			tpio_io_close_internal(io, 1);
-		} else {
+		else
 			tpio_io_try_free(io, atomic_load(&io->inc));
-		}
 		pthread_mutex_lock(&ptpcg->mu);
 		io->g_hold = 0;
 		deferred = io->g_free_deferred;

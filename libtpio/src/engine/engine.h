@@ -237,6 +237,8 @@ struct _TP_IO {
 	struct _TP_POOL *pool;
 	PTP_WIN32_IO_CALLBACK cb;
 	PVOID ctx;
+	uint8_t kind;			/* TPIO_OBJ_*: what the handle is */
+	void (*ucb)(void);		/* the user's callback of a non-IO kind */
 	_Atomic int fd;			/* bound fd, -1 once unbound */
 	_Atomic uint8_t fd_kind;	/* TPIO_FD_*, cached by the I/O family */
 	_Atomic uint8_t notify_modes;	/* SetFileCompletionNotificationModes */
@@ -266,6 +268,15 @@ struct _TP_IO {
 	int g_free_deferred;		/* freeing waits for g_hold == 0 */
 	struct tpio_snode free_node;	/* slab free list */
 };
+
+/*
+ * io->kind. Work items, timers and waits are engine objects like a TP_IO
+ * (a slot of the pool's port, the same state word and path): the API
+ * hands each of them out under its own type and runs the user's callback
+ * (io->ucb) from io->cb, a trampoline of its own.
+ */
+enum { TPIO_OBJ_IO, TPIO_OBJ_WORK, TPIO_OBJ_SIMPLE, TPIO_OBJ_TIMER,
+       TPIO_OBJ_WAIT };
 
 #define TPIO_IO_CLAIMED	0x80000000U
 #define TPIO_IO_MAGIC	0x54504f49U	/* live */
@@ -316,6 +327,8 @@ struct tpio_target {
 struct tpio_io_params {
 	PTP_WIN32_IO_CALLBACK cb;
 	PVOID ctx;
+	uint8_t kind;			/* TPIO_OBJ_* */
+	void (*ucb)(void);		/* the user's callback (not TPIO_OBJ_IO) */
 	TP_CALLBACK_PRIORITY prio;
 	int long_function;
 	int persistent;
@@ -330,6 +343,8 @@ TPIO_HIDDEN int tpio_io_start(struct _TP_IO *io);
 TPIO_HIDDEN int tpio_io_cancel(struct _TP_IO *io);
 TPIO_HIDDEN void tpio_io_disassociate(struct _TP_IO *io);
 TPIO_HIDDEN int tpio_io_valid(PTP_IO io);
+/* @p is a live object of @kind (TPIO_OBJ_*) */
+TPIO_HIDDEN int tpio_obj_valid(const void *p, int kind);
 TPIO_HIDDEN void tpio_io_end(struct _TP_IO *io, int associated);
 TPIO_HIDDEN void tpio_io_try_free(struct _TP_IO *io, uint32_t inc);
 TPIO_HIDDEN void tpio_io_close_internal(struct _TP_IO *io, int from_group);

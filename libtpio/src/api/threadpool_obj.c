@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What work items, timers and waits share (Documentation/contract.rst,
+ * "Work items, timers and waits"). Each of them is an engine object like a
+ * TP_IO: a slot of its pool's port with the same state word, so that one
+ * callback of it is one completion entry of the port, through the path of
+ * TP_IO completions (engine/completion.c: the arrival rule on the word,
+ * then a worker's mailbox or the shared scheduler; the transport's POST,
+ * i.e. TPIO_IOC_POST on kmod, when the word cannot decide). Queueing a
+ * callback is StartThreadpoolIo and a completion in one step; the waits,
+ * the close, cleanup groups and callback instances are TP_IO's.
+ */
+#include <errno.h>
+#include "api.h"
+
+struct _TP_IO *tpio_obj_create(int kind, PTP_WIN32_IO_CALLBACK tramp,
+			       void (*ucb)(void), PVOID pv,
+			       PTP_CALLBACK_ENVIRON pcbe)
+{
+	struct tpio_io_params p;
+	struct _TP_POOL *pool;
+	struct _TP_IO *io;
+	DWORD err;
+	int ret;
+
+	if (!tpio_transport_get()) {
+		SetLastError(ERROR_NOT_SUPPORTED);
+		return NULL;
+	}
+	if (!ucb) {
+		SetLastError(ERROR_INVALID_PARAMETER);
+		return NULL;
+	}
+	err = tpio_env_check(pcbe);
+	if (err) {
+		SetLastError(err);
+		return NULL;
+	}
+	if (pcbe && pcbe->Pool) {
+		pool = pcbe->Pool;
+	} else {
+		ret = tpio_default_pool(&pool);
+		if (ret) {
+			SetLastError(tpio_pool_error(ret));
+			return NULL;
+		}
+	}
+	p.cb = tramp;
+	p.ctx = pv;
+	p.kind = (uint8_t)kind;
+	p.ucb = ucb;
+	p.prio = pcbe && pcbe->Version >= 3 ? pcbe->CallbackPriority :
+		 TP_CALLBACK_PRIORITY_NORMAL;
+	p.long_function = pcbe ? pcbe->u.s.LongFunction : 0;
+	p.persistent = pcbe ? pcbe->u.s.Persistent : 0;
+	p.finalization = pcbe ? pcbe->FinalizationCallback : NULL;
+	p.cancel_cb = pcbe ? pcbe->CleanupGroupCancelCallback : NULL;
+	ret = tpio_io_create(pool, -1, &p, &io);
+	if (ret) {
+		SetLastError(ret == -EINVAL ? ERROR_INVALID_PARAMETER :
+			     ret == -ENOSPC ? ERROR_NOT_ENOUGH_MEMORY :
+			     tpio_pool_error(ret));
+		return NULL;
+	}
+	if (pcbe && pcbe->CleanupGroup)
+		tpio_group_add(pcbe->CleanupGroup, io);
+	return io;
+}
+
+/*
+ * One more callback of @io, whose status argument is @status: pending++
+ * (StartThreadpoolIo's rule), then the completion (pending--, queued++).
+ * A Wait(TRUE) between the two steps turns the pending count into a
+ * skipped one, and the completion is then swallowed: the callback is
+ * cancelled, as a submission that lost the race with the cancel should be.
+ */
+int tpio_obj_post(struct _TP_IO *io, DWORD status)
+{
+	struct tpio_target t;
+	int ret;
+
+	ret = tpio_io_start(io);
+	if (ret)
+		return ret;
+	t.pool = io->pool;
+	t.io = io;
+	t.handle = io->handle;
+	t.epoch = tpio_w_epoch(tpio_word_load(io->word));
+	ret = tpio_complete(&t, 0, status, 0, NULL);
+	if (ret)
+		tpio_io_cancel(io);
+	return ret;
+}
+
+void tpio_obj_wait(struct _TP_IO *io, BOOL cancel, const char *fn)
+{
+	struct _TP_CALLBACK_INSTANCE *inst = tpio_cur_instance;
+	uint32_t flags = cancel ? TPIO_DRAIN_CANCEL : 0;
+	uint32_t inc = atomic_load(&io->inc);
+
+	if (inst && inst->io == io && inst->associated) {
+		tpio_diag("%s(%p) from its own callback: not waiting for the caller",
+			  fn, (void *)io);
+		flags |= TPIO_DRAIN_SELF;
+	}
+	if (!(flags & TPIO_DRAIN_CANCEL) &&
+	    tpio_w_drained(tpio_word_load(io->word), flags))
+		return;
+	tpio_drain(io, flags);
+	tpio_io_try_free(io, inc);
+}
