@@ -59,6 +59,8 @@ typedef uint16_t WCHAR;			/* UTF-16 code unit, as on Windows */
 typedef uint32_t DWORD;
 typedef uint32_t ULONG;
 typedef int32_t LONG;
+typedef int64_t LONGLONG;
+typedef uint64_t ULONGLONG;
 typedef uintptr_t ULONG_PTR;
 typedef uintptr_t DWORD_PTR;
 typedef intptr_t LONG_PTR;
@@ -211,6 +213,17 @@ typedef VOID (CALLBACK *PTP_SIMPLE_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
 					     PVOID Context);
 typedef VOID (CALLBACK *PTP_CLEANUP_GROUP_CANCEL_CALLBACK)(PVOID ObjectContext,
 							   PVOID CleanupContext);
+
+/* A time: 100-nanosecond intervals since 1601-01-01 UTC (Windows' epoch). */
+typedef struct _FILETIME {
+	DWORD dwLowDateTime;
+	DWORD dwHighDateTime;
+} FILETIME, *PFILETIME, *LPFILETIME;
+
+/* Timer objects (opaque) and their callback */
+typedef struct _TP_TIMER TP_TIMER, *PTP_TIMER;
+typedef VOID (CALLBACK *PTP_TIMER_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
+					    PVOID Context, PTP_TIMER Timer);
 
 /* Work objects (opaque) and their callback */
 typedef struct _TP_WORK TP_WORK, *PTP_WORK;
@@ -386,6 +399,69 @@ TPIO_API VOID CloseThreadpoolWork(PTP_WORK pwk)
 TPIO_API BOOL TrySubmitThreadpoolCallback(PTP_SIMPLE_CALLBACK pfns, PVOID pv,
 					  PTP_CALLBACK_ENVIRON pcbe)
 	TPIO_ASMNAME(TrySubmitThreadpoolCallback);
+
+/* ------------------------------------------------------------------ */
+/* Timer objects (Documentation/contract.rst, "Timers")               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A new timer object whose expiries run @pfnti(instance, @pv, timer) on
+ * the pool of @pcbe, like a work object (CreateThreadpoolWork: the same
+ * errors). It is not set.
+ */
+TPIO_API PTP_TIMER CreateThreadpoolTimer(PTP_TIMER_CALLBACK pfnti, PVOID pv,
+					 PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(CreateThreadpoolTimer);
+
+/*
+ * Set the timer: first expiry at *@pftDueTime, then every @msPeriod
+ * milliseconds (0: once). A due time >= 0 is absolute (FILETIME, UTC; 0
+ * or a time past: at once), < 0 relative, in 100 ns units. NULL
+ * @pftDueTime stops the timer: no new expiry (callbacks already queued
+ * still run). Setting it again replaces the previous setting. Each expiry
+ * queues one callback, also while an earlier one still runs.
+ * @msWindowLength is accepted; [T] tpio never delays an expiry on purpose.
+ * [T] An absolute due time is turned into a delay when the timer is set:
+ * a later change of the system clock does not move it. [T] A periodic
+ * timer late by more than a period expires once and goes on from then.
+ * One timer thread per process posts the expiries [T].
+ */
+TPIO_API VOID SetThreadpoolTimer(PTP_TIMER pti, PFILETIME pftDueTime,
+				 DWORD msPeriod, DWORD msWindowLength)
+	TPIO_ASMNAME(SetThreadpoolTimer);
+
+/*
+ * As SetThreadpoolTimer; returns TRUE when the timer was armed (an expiry
+ * was still to come, or it was periodic) and this call replaced or
+ * stopped it, else FALSE. [T] (Wine 8.0 lacks the function.)
+ */
+TPIO_API BOOL SetThreadpoolTimerEx(PTP_TIMER pti, PFILETIME pftDueTime,
+				   DWORD msPeriod, DWORD msWindowLength)
+	TPIO_ASMNAME(SetThreadpoolTimerEx);
+
+/*
+ * TRUE from a SetThreadpoolTimer with a due time until one with NULL
+ * (also once a one-shot timer has expired, as Wine). FALSE for a new timer.
+ */
+TPIO_API BOOL IsThreadpoolTimerSet(PTP_TIMER pti)
+	TPIO_ASMNAME(IsThreadpoolTimerSet);
+
+/*
+ * Wait until no callback of the timer is queued or running; with
+ * @fCancelPendingCallbacks, the queued ones are cancelled first. The timer
+ * stays set (stop it with SetThreadpoolTimer(pti, NULL, 0, 0) first).
+ */
+TPIO_API VOID WaitForThreadpoolTimerCallbacks(PTP_TIMER pti,
+					      BOOL fCancelPendingCallbacks)
+	TPIO_ASMNAME(WaitForThreadpoolTimerCallbacks);
+
+/*
+ * Stop the timer and release it: freed at once when no callback is queued
+ * or running, else after the last one (queued callbacks still run).
+ * Allowed from its own callback.
+ */
+TPIO_API VOID CloseThreadpoolTimer(PTP_TIMER pti)
+	TPIO_ASMNAME(CloseThreadpoolTimer);
 
 /* ------------------------------------------------------------------ */
 /* Pools                                                              */

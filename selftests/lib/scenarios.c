@@ -117,5 +117,6 @@ static void release_worker(struct busy_worker *b)
 #include "t_stress.c"
 #include "t_nt.c"
 #include "t_work.c"
+#include "t_timer.c"
 
 TEST_HARNESS_MAIN

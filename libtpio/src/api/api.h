@@ -33,8 +33,6 @@ TPIO_HIDDEN DWORD tpio_env_check(PTP_CALLBACK_ENVIRON e);
 TPIO_HIDDEN struct _TP_IO *tpio_obj_create(int kind, PTP_WIN32_IO_CALLBACK tramp,
 					   void (*ucb)(void), PVOID pv,
 					   PTP_CALLBACK_ENVIRON pcbe);
-/* queue one callback of @io (a work item, a timer expiry, a wait's end) */
-TPIO_HIDDEN int tpio_obj_post(struct _TP_IO *io, DWORD status);
 /* WaitForThreadpool*Callbacks, with @fn for diagnostics */
 TPIO_HIDDEN void tpio_obj_wait(struct _TP_IO *io, BOOL cancel, const char *fn);
 

@@ -155,6 +155,11 @@ VOID CloseThreadpoolCleanupGroupMembers(PTP_CLEANUP_GROUP ptpcg,
 	}
 	pthread_mutex_unlock(&ptpcg->mu);
 
+	/* timers and waits first stop queueing callbacks */
+	for (i = 0; i < n; i++)
+		if (held[i]->shutdown && !atomic_load(&held[i]->closing))
+			held[i]->shutdown(held[i]);
+
 	/*
 	 * With cancel: first drop every member's queued callbacks and skip
 	 * its pending I/O (timeout 0: cancel, do not wait), so that no

@@ -67,31 +67,6 @@ struct _TP_IO *tpio_obj_create(int kind, PTP_WIN32_IO_CALLBACK tramp,
 	return io;
 }
 
-/*
- * One more callback of @io, whose status argument is @status: pending++
- * (StartThreadpoolIo's rule), then the completion (pending--, queued++).
- * A Wait(TRUE) between the two steps turns the pending count into a
- * skipped one, and the completion is then swallowed: the callback is
- * cancelled, as a submission that lost the race with the cancel should be.
- */
-int tpio_obj_post(struct _TP_IO *io, DWORD status)
-{
-	struct tpio_target t;
-	int ret;
-
-	ret = tpio_io_start(io);
-	if (ret)
-		return ret;
-	t.pool = io->pool;
-	t.io = io;
-	t.handle = io->handle;
-	t.epoch = tpio_w_epoch(tpio_word_load(io->word));
-	ret = tpio_complete(&t, 0, status, 0, NULL);
-	if (ret)
-		tpio_io_cancel(io);
-	return ret;
-}
-
 void tpio_obj_wait(struct _TP_IO *io, BOOL cancel, const char *fn)
 {
 	struct _TP_CALLBACK_INSTANCE *inst = tpio_cur_instance;

@@ -266,6 +266,17 @@ struct _TP_IO {
 	struct tpio_link g_link;	/* the group's members */
 	int g_hold;			/* group release in progress on it */
 	int g_free_deferred;		/* freeing waits for g_hold == 0 */
+	/*
+	 * Work items, timers and waits: what closing the object or releasing
+	 * its group must stop first (a timer's expiries, a wait's
+	 * registration), set by its creator; NULL for TP_IO and work.
+	 */
+	void (*shutdown)(struct _TP_IO *io);
+	/* TPIO_OBJ_TIMER (timer.c), under the timer lock */
+	__u64 t_due;			/* next expiry, CLOCK_MONOTONIC ns */
+	uint32_t t_period_ms;		/* 0: one expiry */
+	int32_t t_heap;			/* index in the timer heap, -1: not armed */
+	int t_set;			/* IsThreadpoolTimerSet */
 	struct tpio_snode free_node;	/* slab free list */
 };
 
@@ -363,6 +374,23 @@ struct tpio_binding {
 };
 
 TPIO_HIDDEN int tpio_io_from_fd(int fd, struct tpio_binding *b);
+
+/* ---- work items, timers (tp_obj.c, timer.c) ---- */
+
+/* queue one callback of @io (a submission, an expiry, a wait's end) */
+TPIO_HIDDEN int tpio_obj_post(struct _TP_IO *io, DWORD status);
+/* its first step: pending++, and the completion's target in @t */
+TPIO_HIDDEN int tpio_obj_start(struct _TP_IO *io, struct tpio_target *t);
+/*
+ * Arm timer @io: first expiry at @due_ns (CLOCK_MONOTONIC), then every
+ * @period_ms (0: once). Returns whether it was armed before (a later
+ * expiry was cancelled), or -errno when the timer thread cannot start.
+ */
+TPIO_HIDDEN int tpio_timer_arm(struct _TP_IO *io, __u64 due_ns,
+			       uint32_t period_ms);
+/* Disarm (no new expiry) and clear t_set: whether it was armed. */
+TPIO_HIDDEN int tpio_timer_disarm(struct _TP_IO *io);
+TPIO_HIDDEN int tpio_timer_is_set(struct _TP_IO *io);
 
 /* ---- completions (completion.c) ---- */
 

@@ -66,6 +66,9 @@ static struct _TP_IO *io_alloc(void)
 	io->group_remove = NULL;
 	tpio_link_init(&io->g_link);
 	io->g_hold = io->g_free_deferred = 0;
+	io->shutdown = NULL;
+	io->t_heap = -1;
+	io->t_set = 0;
 	io->free_node.next = NULL;
 	atomic_store(&io->parked, 0);
 	atomic_flag_clear(&io->park_lock);
