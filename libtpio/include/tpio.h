@@ -225,6 +225,13 @@ typedef struct _TP_TIMER TP_TIMER, *PTP_TIMER;
 typedef VOID (CALLBACK *PTP_TIMER_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
 					    PVOID Context, PTP_TIMER Timer);
 
+/* Wait objects (opaque) and their callback */
+typedef struct _TP_WAIT TP_WAIT, *PTP_WAIT;
+typedef DWORD TP_WAIT_RESULT;
+typedef VOID (CALLBACK *PTP_WAIT_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
+					   PVOID Context, PTP_WAIT Wait,
+					   TP_WAIT_RESULT WaitResult);
+
 /* Work objects (opaque) and their callback */
 typedef struct _TP_WORK TP_WORK, *PTP_WORK;
 typedef VOID (CALLBACK *PTP_WORK_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
@@ -462,6 +469,64 @@ TPIO_API VOID WaitForThreadpoolTimerCallbacks(PTP_TIMER pti,
  */
 TPIO_API VOID CloseThreadpoolTimer(PTP_TIMER pti)
 	TPIO_ASMNAME(CloseThreadpoolTimer);
+
+/* ------------------------------------------------------------------ */
+/* Wait objects (Documentation/contract.rst, "Waits")                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A new wait object whose callbacks run @pfnwa(instance, @pv, wait,
+ * result) on the pool of @pcbe, like a work object (CreateThreadpoolWork:
+ * the same errors). It waits for nothing until SetThreadpoolWait.
+ */
+TPIO_API PTP_WAIT CreateThreadpoolWait(PTP_WAIT_CALLBACK pfnwa, PVOID pv,
+				       PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(CreateThreadpoolWait);
+
+/*
+ * Wait once for the event, semaphore or mutex @h of this library, up to
+ * *@pftTimeout (NULL: forever; a FILETIME as for SetThreadpoolTimer:
+ * absolute > 0, relative < 0; 0 times out at once without looking at @h,
+ * as documented by Microsoft). When @h is signalled (now or
+ * later) the callback is queued with WAIT_OBJECT_0 (an auto-reset event
+ * is reset, a semaphore decremented, as by a waiter); when the timeout
+ * comes first, with WAIT_TIMEOUT. Then the wait is over: set it again
+ * (also from its callback) to wait again. A new setting replaces the
+ * previous one; @h NULL stops waiting (queued callbacks still run).
+ * [T] A mutex satisfies the wait while nobody owns it and is not taken
+ * (Windows gives it to a hidden wait thread that can never release it).
+ * [T] A handle that is no event, semaphore or mutex (a closed one, an fd
+ * handle) is ignored: no callback (diagnostic with TPIO_DEBUG=1). The
+ * handle must stay open while the wait is set.
+ */
+TPIO_API VOID SetThreadpoolWait(PTP_WAIT pwa, HANDLE h, PFILETIME pftTimeout)
+	TPIO_ASMNAME(SetThreadpoolWait);
+
+/*
+ * As SetThreadpoolWait; TRUE when the wait was set and not yet satisfied
+ * or timed out, and this call replaced or stopped it. @Reserved must be
+ * NULL. [T] (Wine 8.0 lacks the function.)
+ */
+TPIO_API BOOL SetThreadpoolWaitEx(PTP_WAIT pwa, HANDLE h, PFILETIME pftTimeout,
+				  PVOID Reserved)
+	TPIO_ASMNAME(SetThreadpoolWaitEx);
+
+/*
+ * Wait until no callback of the wait object is queued or running; with
+ * @fCancelPendingCallbacks the queued ones are cancelled first. A set
+ * wait stays set.
+ */
+TPIO_API VOID WaitForThreadpoolWaitCallbacks(PTP_WAIT pwa,
+					     BOOL fCancelPendingCallbacks)
+	TPIO_ASMNAME(WaitForThreadpoolWaitCallbacks);
+
+/*
+ * Stop waiting and release the object: freed at once when no callback is
+ * queued or running, else after the last one. Allowed from its own
+ * callback.
+ */
+TPIO_API VOID CloseThreadpoolWait(PTP_WAIT pwa)
+	TPIO_ASMNAME(CloseThreadpoolWait);
 
 /* ------------------------------------------------------------------ */
 /* Pools                                                              */

@@ -47,6 +47,20 @@ TPIO_HIDDEN void tpio_ov_finish(LPOVERLAPPED ov, HANDLE event, DWORD status,
 
 /* ---- handles (handles_sync.c) ---- */
 TPIO_HIDDEN int tpio_handle_is_fd(HANDLE h);
+/*
+ * Thread-pool waits: register wait @io (its w_state armed) as a watcher
+ * of the object handle @h; @fire queues its callback once the object
+ * satisfies it (at once if it is signalled now). -1 for a handle that is
+ * no event, semaphore or mutex. tpio_watch_del undoes it (the caller
+ * serialises both per wait).
+ */
+TPIO_HIDDEN int tpio_watch_add(HANDLE h, struct _TP_IO *io,
+			       void (*fire)(struct _TP_IO *io, DWORD result));
+TPIO_HIDDEN void tpio_watch_del(struct _TP_IO *io);
+
+/* ---- timers (threadpool_timer.c) ---- */
+/* the CLOCK_MONOTONIC time of a due time (absolute, or negative: relative) */
+TPIO_HIDDEN __u64 tpio_due_of(const FILETIME *ft);
 
 /* ---- errors (errors.c, threadpool_io.c) ---- */
 TPIO_HIDDEN DWORD tpio_win32_from_errno(int err);

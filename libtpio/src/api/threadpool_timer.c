@@ -51,7 +51,7 @@ PTP_TIMER CreateThreadpoolTimer(PTP_TIMER_CALLBACK pfnti, PVOID pv,
 }
 
 /* the CLOCK_MONOTONIC time of FILETIME @ft (absolute, or negative: relative) */
-static __u64 due_of(const FILETIME *ft)
+__u64 tpio_due_of(const FILETIME *ft)
 {
 	int64_t v = (int64_t)(((uint64_t)ft->dwHighDateTime << 32) |
 			      ft->dwLowDateTime);
@@ -81,7 +81,7 @@ static BOOL timer_set(PTP_TIMER pti, PFILETIME due, DWORD period,
 	}
 	if (!due)
 		return tpio_timer_disarm(io) ? TRUE : FALSE;
-	ret = tpio_timer_arm(io, due_of(due), period);
+	ret = tpio_timer_arm(io, tpio_due_of(due), period);
 	if (ret < 0) {
 		tpio_warn("%s(%p): the timer thread cannot run (%d)", fn,
 			  (void *)pti, ret);

@@ -277,6 +277,17 @@ struct _TP_IO {
 	uint32_t t_period_ms;		/* 0: one expiry */
 	int32_t t_heap;			/* index in the timer heap, -1: not armed */
 	int t_set;			/* IsThreadpoolTimerSet */
+	/*
+	 * An expiry of an object that is not a plain timer (a wait's timeout)
+	 * asks this hook first, under the timer lock: 1 and *status to queue
+	 * the callback with that status, 0 to drop the expiry. Set by the
+	 * API (NULL: a timer, status 0).
+	 */
+	int (*t_expire)(struct _TP_IO *io, DWORD *status);
+	/* TPIO_OBJ_WAIT: the API's (api/threadpool_wait.c, handles_sync.c) */
+	_Atomic uint32_t w_state;	/* generation << 1 | 1 while armed */
+	struct tpio_link w_link;	/* the waited object's watchers */
+	void *w_obj;			/* that object, referenced, or NULL */
 	struct tpio_snode free_node;	/* slab free list */
 };
 

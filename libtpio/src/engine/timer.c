@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Thread-pool timers (Documentation/contract.rst, section 10). One timer
+ * Thread-pool timers (Documentation/contract.rst, section 10), and the
+ * timeouts of thread-pool waits (section 11, through io->t_expire). One timer
  * thread per process, started at the first SetThreadpoolTimer with a due
  * time, sleeps on a condition variable (CLOCK_MONOTONIC) until the
  * earliest armed timer is due. An expiry is not a callback run here: it is
@@ -100,13 +101,14 @@ static void heap_remove(struct _TP_IO *io)
 	heap_down((uint32_t)heap[i]->t_heap);
 }
 
-static void post_all(struct tpio_target *t, unsigned int n)
+static void post_all(struct tpio_target *t, const DWORD *status,
+		     unsigned int n)
 {
 	unsigned int i;
 	int ret;
 
 	for (i = 0; i < n; i++) {
-		ret = tpio_complete(&t[i], 0, 0, 0, NULL);
+		ret = tpio_complete(&t[i], 0, status[i], 0, NULL);
 		if (ret)
 			tpio_warn("a timer expiry was lost: %d", ret);
 	}
@@ -115,6 +117,7 @@ static void post_all(struct tpio_target *t, unsigned int n)
 static void *timer_main(void *arg)
 {
 	struct tpio_target fire[FIRE_MAX];
+	DWORD status[FIRE_MAX];
 	unsigned int n;
 
 	(void)arg;
@@ -126,7 +129,9 @@ static void *timer_main(void *arg)
 		while (heap_n && heap[0]->t_due <= now && n < FIRE_MAX) {
 			struct _TP_IO *io = heap[0];
 
-			if (!tpio_obj_start(io, &fire[n]))
+			status[n] = 0;
+			if ((!io->t_expire || io->t_expire(io, &status[n])) &&
+			    !tpio_obj_start(io, &fire[n]))
 				n++;
 			if (io->t_period_ms) {
 				__u64 p = io->t_period_ms * 1000000ULL;
@@ -141,7 +146,7 @@ static void *timer_main(void *arg)
 		}
 		if (n) {
 			pthread_mutex_unlock(&timer_mu);
-			post_all(fire, n);
+			post_all(fire, status, n);
 			pthread_mutex_lock(&timer_mu);
 			continue;
 		}

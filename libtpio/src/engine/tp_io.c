@@ -69,6 +69,10 @@ static struct _TP_IO *io_alloc(void)
 	io->shutdown = NULL;
 	io->t_heap = -1;
 	io->t_set = 0;
+	io->t_expire = NULL;
+	atomic_store(&io->w_state, 0);
+	tpio_link_init(&io->w_link);
+	io->w_obj = NULL;
 	io->free_node.next = NULL;
 	atomic_store(&io->parked, 0);
 	atomic_flag_clear(&io->park_lock);
