@@ -27,12 +27,19 @@ TPIO_HIDDEN DWORD tpio_env_check(PTP_CALLBACK_ENVIRON e);
 
 /*
  * Work items, timers and waits (threadpool_obj.c): an engine object of
- * @kind whose callbacks run @tramp, which calls the user's @ucb; it joins
- * the environment's pool and cleanup group. NULL + last error on failure.
+ * @kind whose callbacks run @tramp, which calls the user's @ucb, with
+ * @hooks (may be NULL) set before it joins the environment's cleanup
+ * group. NULL + last error on failure.
  */
+struct tpio_obj_hooks {
+	void (*shutdown)(struct _TP_IO *io);	/* io->shutdown */
+	int (*t_expire)(struct _TP_IO *io, DWORD *status);	/* io->t_expire */
+};
+
 TPIO_HIDDEN struct _TP_IO *tpio_obj_create(int kind, PTP_WIN32_IO_CALLBACK tramp,
 					   void (*ucb)(void), PVOID pv,
-					   PTP_CALLBACK_ENVIRON pcbe);
+					   PTP_CALLBACK_ENVIRON pcbe,
+					   const struct tpio_obj_hooks *hooks);
 /* WaitForThreadpool*Callbacks, with @fn for diagnostics */
 TPIO_HIDDEN void tpio_obj_wait(struct _TP_IO *io, BOOL cancel, const char *fn);
 

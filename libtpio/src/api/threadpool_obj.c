@@ -15,7 +15,8 @@
 
 struct _TP_IO *tpio_obj_create(int kind, PTP_WIN32_IO_CALLBACK tramp,
 			       void (*ucb)(void), PVOID pv,
-			       PTP_CALLBACK_ENVIRON pcbe)
+			       PTP_CALLBACK_ENVIRON pcbe,
+			       const struct tpio_obj_hooks *hooks)
 {
 	struct tpio_io_params p;
 	struct _TP_POOL *pool;
@@ -62,6 +63,11 @@ struct _TP_IO *tpio_obj_create(int kind, PTP_WIN32_IO_CALLBACK tramp,
 			     tpio_pool_error(ret));
 		return NULL;
 	}
+	if (hooks) {
+		io->shutdown = hooks->shutdown;
+		io->t_expire = hooks->t_expire;
+	}
+	/* a group release may see the object from here on */
 	if (pcbe && pcbe->CleanupGroup)
 		tpio_group_add(pcbe->CleanupGroup, io);
 	return io;

@@ -42,12 +42,13 @@ static struct _TP_IO *timer_of(PTP_TIMER pti, const char *fn)
 PTP_TIMER CreateThreadpoolTimer(PTP_TIMER_CALLBACK pfnti, PVOID pv,
 				PTP_CALLBACK_ENVIRON pcbe)
 {
-	struct _TP_IO *io = tpio_obj_create(TPIO_OBJ_TIMER, timer_tramp,
-					    (void (*)(void))pfnti, pv, pcbe);
+	static const struct tpio_obj_hooks hooks = {
+		.shutdown = timer_shutdown,
+	};
 
-	if (io)
-		io->shutdown = timer_shutdown;
-	return (PTP_TIMER)io;
+	return (PTP_TIMER)tpio_obj_create(TPIO_OBJ_TIMER, timer_tramp,
+					  (void (*)(void))pfnti, pv, pcbe,
+					  &hooks);
 }
 
 /* the CLOCK_MONOTONIC time of FILETIME @ft (absolute, or negative: relative) */

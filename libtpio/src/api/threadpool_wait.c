@@ -88,14 +88,14 @@ static struct _TP_IO *wait_of(PTP_WAIT pwa, const char *fn)
 PTP_WAIT CreateThreadpoolWait(PTP_WAIT_CALLBACK pfnwa, PVOID pv,
 			      PTP_CALLBACK_ENVIRON pcbe)
 {
-	struct _TP_IO *io = tpio_obj_create(TPIO_OBJ_WAIT, wait_tramp,
-					    (void (*)(void))pfnwa, pv, pcbe);
+	static const struct tpio_obj_hooks hooks = {
+		.shutdown = wait_shutdown,
+		.t_expire = wait_expire,
+	};
 
-	if (io) {
-		io->shutdown = wait_shutdown;
-		io->t_expire = wait_expire;
-	}
-	return (PTP_WAIT)io;
+	return (PTP_WAIT)tpio_obj_create(TPIO_OBJ_WAIT, wait_tramp,
+					 (void (*)(void))pfnwa, pv, pcbe,
+					 &hooks);
 }
 
 static BOOL wait_set(PTP_WAIT pwa, HANDLE h, PFILETIME timeout,

@@ -44,7 +44,7 @@ PTP_WORK CreateThreadpoolWork(PTP_WORK_CALLBACK pfnwk, PVOID pv,
 			      PTP_CALLBACK_ENVIRON pcbe)
 {
 	return (PTP_WORK)tpio_obj_create(TPIO_OBJ_WORK, work_tramp,
-					 (void (*)(void))pfnwk, pv, pcbe);
+					 (void (*)(void))pfnwk, pv, pcbe, NULL);
 }
 
 VOID SubmitThreadpoolWork(PTP_WORK pwk)
@@ -90,7 +90,7 @@ BOOL TrySubmitThreadpoolCallback(PTP_SIMPLE_CALLBACK pfns, PVOID pv,
 				 PTP_CALLBACK_ENVIRON pcbe)
 {
 	struct _TP_IO *io = tpio_obj_create(TPIO_OBJ_SIMPLE, simple_tramp,
-					    (void (*)(void))pfns, pv, pcbe);
+					    (void (*)(void))pfns, pv, pcbe, NULL);
 	int ret;
 
 	if (!io)
