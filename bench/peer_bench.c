@@ -5,7 +5,7 @@
  *
  *   peer_bench [-r RUN] [-w WORKERS] [-f PERCENT] [-g GAP_US] [-H HOLD_US] [-c COLD_N] [-W QUEUE]
  *              TEST...
- *   TEST: tput lat-warm lat-cold drain iocp
+ *   TEST: tput lat-warm lat-cold drain iocp work
  *
  * impl names:
  *   condvar-pool   WORKERS threads around one mutex, two condition
@@ -21,6 +21,9 @@
  *   uring-cq       io_uring CQ reaping: 256 NOPs complete, then their
  *                  CQEs are taken 64 at a time (the reference for
  *                  GetQueuedCompletionStatusEx's batch dequeue, "iocp")
+ *   libuv          uv_queue_work on libuv's thread pool (WORKERS threads,
+ *                  UV_THREADPOOL_SIZE), queued and completed by one loop
+ *                  thread (work_tput)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,6 +33,7 @@
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <uv.h>
 #include "bench.h"
 
 static int run_id = 1;
@@ -216,6 +220,115 @@ static void tput_cv(void)
 		fail(B, I, "callback count");
 	else
 		bench_emit_rate(B, I, run_id, t1 - t0, n);
+}
+
+/* work_tput: the condvar pool's side is its cb_tput, under that name */
+static void work_cv(void)
+{
+	const char *B = "work_tput", *I = "condvar-pool";
+	uint64_t n = scaled(200000), warm = scaled(20000), i, t0, t1;
+	struct cvpool p;
+
+	if (cv_open(&p, workers)) {
+		fail(B, I, "pthread_create");
+		cv_close(&p);
+		return;
+	}
+	atomic_store(&cb_count, 0);
+	for (i = 0; i < warm; i++)
+		cv_post(&p, cb_count_one, NULL);
+	if (wait_count(warm))
+		fail(B, I, "warm-up callbacks missing");
+	atomic_store(&cb_count, 0);
+	t0 = bench_now();
+	for (i = 0; i < n; i++)
+		cv_post(&p, cb_count_one, NULL);
+	if (wait_count(n))
+		fail(B, I, "callbacks missing");
+	t1 = bench_now();
+	cv_close(&p);
+	if (atomic_load(&cb_count) != n)
+		fail(B, I, "callback count");
+	else
+		bench_emit_rate(B, I, run_id, t1 - t0, n);
+}
+
+/*
+ * libuv's uv_queue_work: the loop thread keeps -W requests queued (each
+ * completion's after-callback queues the next) until n work callbacks
+ * ran; uv_run returns when the last after-callback has.
+ */
+static struct {
+	uv_loop_t loop;
+	uv_work_t *req;
+	uint64_t queued, target;
+	int err;
+} uvw;
+
+static void uv_work_one(uv_work_t *r)
+{
+	(void)r;
+	atomic_fetch_add_explicit(&cb_count, 1, memory_order_relaxed);
+}
+
+static void uv_after_one(uv_work_t *r, int status)
+{
+	if (status)
+		uvw.err = status;
+	if (uvw.queued < uvw.target && !uvw.err) {
+		uvw.queued++;
+		uvw.err = uv_queue_work(&uvw.loop, r, uv_work_one, uv_after_one);
+	}
+}
+
+static int uv_round(uint64_t n)
+{
+	uint64_t i, first = n < cvq ? n : cvq;
+
+	uvw.queued = first;
+	uvw.target = n;
+	for (i = 0; i < first && !uvw.err; i++)
+		uvw.err = uv_queue_work(&uvw.loop, &uvw.req[i], uv_work_one,
+					uv_after_one);
+	if (!uvw.err)
+		uv_run(&uvw.loop, UV_RUN_DEFAULT);
+	return uvw.err;
+}
+
+static void work_uv(void)
+{
+	const char *B = "work_tput", *I = "libuv";
+	uint64_t n = scaled(200000), warm = scaled(20000), t0, t1;
+	char size[16];
+
+	/* read once, at libuv's first use of its pool */
+	snprintf(size, sizeof(size), "%u", workers);
+	setenv("UV_THREADPOOL_SIZE", size, 1);
+	uvw.req = calloc(cvq, sizeof(*uvw.req));
+	if (!uvw.req || uv_loop_init(&uvw.loop)) {
+		fail(B, I, "uv_loop_init");
+		free(uvw.req);
+		return;
+	}
+	atomic_store(&cb_count, 0);
+	if (uv_round(warm) || atomic_load(&cb_count) != warm) {
+		fail(B, I, "warm-up callbacks missing");
+		goto out;
+	}
+	atomic_store(&cb_count, 0);
+	t0 = bench_now();
+	if (uv_round(n)) {
+		fail(B, I, "uv_queue_work");
+		goto out;
+	}
+	t1 = bench_now();
+	if (atomic_load(&cb_count) != n)
+		fail(B, I, "callback count");
+	else
+		bench_emit_rate(B, I, run_id, t1 - t0, n);
+out:
+	uv_loop_close(&uvw.loop);
+	free(uvw.req);
 }
 
 static void lat_cv(const char *B, uint64_t n, uint64_t gap)
@@ -573,7 +686,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc || !workers || !factor || !cvq) {
-		fprintf(stderr, "%s: tests: tput lat-warm lat-cold drain iocp\n",
+		fprintf(stderr, "%s: tests: tput lat-warm lat-cold drain iocp work\n",
 			argv[0]);
 		return 2;
 	}
@@ -595,6 +708,9 @@ int main(int argc, char **argv)
 			drain_futex(cold_n);
 		} else if (!strcmp(t, "iocp")) {
 			iocp_uring_cq();
+		} else if (!strcmp(t, "work")) {
+			work_cv();
+			work_uv();
 		} else {
 			fprintf(stderr, "%s: unknown test %s\n", argv[0], t);
 			return 2;

@@ -6,7 +6,7 @@
  *
  *   tpio_bench [-r RUN] [-w WORKERS] [-f PERCENT] [-g GAP_US] [-H HOLD_US] [-c COLD_N]
  *              [-K K,K,...] [-W WINDOW] TEST...
- *   TEST: tput lat-warm lat-cold startcancel drain objects iocp
+ *   TEST: tput lat-warm lat-cold startcancel drain objects iocp work
  *
  * Every test asserts what it relies on (each callback ran exactly once,
  * a drain wait did not return before the callback ended); a broken
@@ -253,6 +253,74 @@ static void test_tput(void)
 		bench_emit_rate(B, impl, run_id, t1 - t0, n);
 out:
 	io_del(io);
+	ctx_close(&c);
+}
+
+/* ---- work items: SubmitThreadpoolWork -> callback ---- */
+
+static VOID CALLBACK work_count_one(PTP_CALLBACK_INSTANCE inst, PVOID arg,
+				    PTP_WORK work)
+{
+	(void)inst;
+	(void)arg;
+	(void)work;
+	atomic_fetch_add_explicit(&cb_count, 1, memory_order_relaxed);
+}
+
+static void work_submit(PTP_WORK w)
+{
+	if (window)
+		while (posted - atomic_load_explicit(&cb_count,
+				memory_order_relaxed) >= window)
+			sched_yield();
+	posted++;
+	SubmitThreadpoolWork(w);
+}
+
+/*
+ * Work-item throughput: one work object submitted n times from one thread
+ * (the same in-flight window as cb_tput), trivial callback.
+ */
+static void test_work(void)
+{
+	const char *B = "work_tput";
+	uint64_t n = scaled(200000), warm = scaled(20000), i, t0, t1;
+	struct ctx c;
+	PTP_WORK w;
+
+	if (ctx_open(&c, B))
+		return;
+	w = CreateThreadpoolWork(work_count_one, NULL, &c.env);
+	if (!w) {
+		fail(B, "CreateThreadpoolWork");
+		ctx_close(&c);
+		return;
+	}
+	atomic_store(&cb_count, 0);
+	posted = 0;
+	for (i = 0; i < warm; i++)
+		work_submit(w);
+	if (wait_count(warm, B)) {
+		fail(B, "warm-up callbacks missing");
+		goto out;
+	}
+	atomic_store(&cb_count, 0);
+	posted = 0;
+	t0 = bench_now();
+	for (i = 0; i < n; i++)
+		work_submit(w);
+	if (wait_count(n, B)) {
+		fail(B, "callbacks missing");
+		goto out;
+	}
+	t1 = bench_now();
+	WaitForThreadpoolWorkCallbacks(w, FALSE);
+	if (atomic_load(&cb_count) != n)
+		fail(B, "more callbacks than submissions");
+	else
+		bench_emit_rate(B, impl, run_id, t1 - t0, n);
+out:
+	CloseThreadpoolWork(w);
 	ctx_close(&c);
 }
 
@@ -687,7 +755,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc || !workers || !factor) {
-		fprintf(stderr, "%s: tests: tput lat-warm lat-cold startcancel drain objects iocp\n",
+		fprintf(stderr, "%s: tests: tput lat-warm lat-cold startcancel drain objects iocp work\n",
 			argv[0]);
 		return 2;
 	}
@@ -722,6 +790,8 @@ int main(int argc, char **argv)
 			test_objects(klist);
 		else if (!strcmp(t, "iocp"))
 			test_iocp();
+		else if (!strcmp(t, "work"))
+			test_work();
 		else {
 			fprintf(stderr, "%s: unknown test %s\n", argv[0], t);
 			return 2;

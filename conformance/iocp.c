@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * iocp: completion ports (Documentation/contract.rst, section 9):
+ * iocp: completion ports (Documentation/contract.rst, section 12):
  * CreateIoCompletionPort, GetQueuedCompletionStatus(Ex),
  * PostQueuedCompletionStatus and CloseHandle on a port, with posted
  * packets and with real overlapped ReadFile on an associated pipe.
- * Scenario names are "p" and a number (section 9's list).
+ * Scenario names are "p" and a number (section 12's list).
  */
 #include "harness.h"
 

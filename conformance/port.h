@@ -232,6 +232,12 @@ static inline int port_pool_threads(PTP_POOL pool, int base)
 	return base < 0 ? port_thread_count() : port_thread_count() - base;
 }
 
+/* The system time as a FILETIME (absolute timer due times). */
+static inline void port_filetime_now(FILETIME *ft)
+{
+	GetSystemTimeAsFileTime(ft);
+}
+
 /* Nothing to add on Windows: freeing is not observable there. */
 static inline int port_finish(void)
 {
@@ -252,6 +258,7 @@ static inline void port_exit(int rc)
 #include <fcntl.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <time.h>
 #include <tpio.h>
 
 #define PORT_SIDE "tpio"
@@ -412,6 +419,20 @@ static inline int port_pool_threads(PTP_POOL pool, int base)
 	int n = (int)tpio_pool_thread_count(pool);
 
 	return base < 0 ? n : n - base;
+}
+
+/* The system time as a FILETIME: 100 ns units since 1601 (tpio has no
+ * GetSystemTimeAsFileTime). */
+static inline void port_filetime_now(FILETIME *ft)
+{
+	struct timespec ts;
+	uint64_t v;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	v = 116444736000000000ULL + (uint64_t)ts.tv_sec * 10000000ULL +
+	    (uint64_t)ts.tv_nsec / 100;
+	ft->dwLowDateTime = (DWORD)v;
+	ft->dwHighDateTime = (DWORD)(v >> 32);
 }
 
 /*

@@ -59,6 +59,8 @@ typedef uint16_t WCHAR;			/* UTF-16 code unit, as on Windows */
 typedef uint32_t DWORD;
 typedef uint32_t ULONG;
 typedef int32_t LONG;
+typedef int64_t LONGLONG;
+typedef uint64_t ULONGLONG;
 typedef uintptr_t ULONG_PTR;
 typedef ULONG_PTR *PULONG_PTR;
 typedef ULONG *PULONG;
@@ -214,6 +216,29 @@ typedef VOID (CALLBACK *PTP_SIMPLE_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
 typedef VOID (CALLBACK *PTP_CLEANUP_GROUP_CANCEL_CALLBACK)(PVOID ObjectContext,
 							   PVOID CleanupContext);
 
+/* A time: 100-nanosecond intervals since 1601-01-01 UTC (Windows' epoch). */
+typedef struct _FILETIME {
+	DWORD dwLowDateTime;
+	DWORD dwHighDateTime;
+} FILETIME, *PFILETIME, *LPFILETIME;
+
+/* Timer objects (opaque) and their callback */
+typedef struct _TP_TIMER TP_TIMER, *PTP_TIMER;
+typedef VOID (CALLBACK *PTP_TIMER_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
+					    PVOID Context, PTP_TIMER Timer);
+
+/* Wait objects (opaque) and their callback */
+typedef struct _TP_WAIT TP_WAIT, *PTP_WAIT;
+typedef DWORD TP_WAIT_RESULT;
+typedef VOID (CALLBACK *PTP_WAIT_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
+					   PVOID Context, PTP_WAIT Wait,
+					   TP_WAIT_RESULT WaitResult);
+
+/* Work objects (opaque) and their callback */
+typedef struct _TP_WORK TP_WORK, *PTP_WORK;
+typedef VOID (CALLBACK *PTP_WORK_CALLBACK)(PTP_CALLBACK_INSTANCE Instance,
+					   PVOID Context, PTP_WORK Work);
+
 typedef enum _TP_CALLBACK_PRIORITY {
 	TP_CALLBACK_PRIORITY_HIGH = 0,
 	TP_CALLBACK_PRIORITY_NORMAL = 1,
@@ -322,6 +347,188 @@ TPIO_API VOID WaitForThreadpoolIoCallbacks(PTP_IO pio,
  * swallowed by the port. Do not use @pio afterwards.
  */
 TPIO_API VOID CloseThreadpoolIo(PTP_IO pio) TPIO_ASMNAME(CloseThreadpoolIo);
+
+/* ------------------------------------------------------------------ */
+/* Work objects (Documentation/contract.rst, "Work items")            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A new work object whose callbacks run @pfnwk(instance, @pv, work) on the
+ * pool of @pcbe (NULL: the default pool), with the environment's
+ * priority, runs-long flag, finalization callback and cleanup group, like
+ * a TP_IO. NULL + last error on failure: ERROR_INVALID_PARAMETER for a
+ * NULL callback ([T]) or a bad environment, ERROR_CALL_NOT_IMPLEMENTED for
+ * RaceDll or ActivationContext, ERROR_NOT_ENOUGH_MEMORY when the pool's
+ * port has no free object slot (a work object takes one, as a TP_IO),
+ * ERROR_NOT_SUPPORTED without a usable backend.
+ */
+TPIO_API PTP_WORK CreateThreadpoolWork(PTP_WORK_CALLBACK pfnwk, PVOID pv,
+				       PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(CreateThreadpoolWork);
+
+/*
+ * Queue one callback of the work object. Each submission runs the callback
+ * once, also when the object is submitted again before (or while) an
+ * earlier callback runs; callbacks of one object may run at the same time
+ * on several workers, and start in submission order [T]. Lock-free, no
+ * system call on the fast path (the submission is one completion entry
+ * of the pool's port). A closed object is ignored (diagnostic with
+ * TPIO_DEBUG=1). [T] While 65535 callbacks of one object are queued and
+ * not started, the submitter waits for one to start.
+ */
+TPIO_API VOID SubmitThreadpoolWork(PTP_WORK pwk)
+	TPIO_ASMNAME(SubmitThreadpoolWork);
+
+/*
+ * Wait until no callback of the object is queued or running (a
+ * disassociated one no longer counts). With @fCancelPendingCallbacks,
+ * the submissions whose callbacks have not started are cancelled first
+ * (they never run). [T] From inside one of its own callbacks it waits for
+ * the others only, as WaitForThreadpoolIoCallbacks.
+ */
+TPIO_API VOID WaitForThreadpoolWorkCallbacks(PTP_WORK pwk,
+					     BOOL fCancelPendingCallbacks)
+	TPIO_ASMNAME(WaitForThreadpoolWorkCallbacks);
+
+/*
+ * Release the work object: freed at once when no callback is queued or
+ * running, else after the last one (queued callbacks still run). Allowed
+ * from its own callback. Do not use @pwk afterwards.
+ */
+TPIO_API VOID CloseThreadpoolWork(PTP_WORK pwk)
+	TPIO_ASMNAME(CloseThreadpoolWork);
+
+/*
+ * Run @pfns(instance, @pv) once on the pool of @pcbe: a work object made,
+ * submitted and closed in one call. It belongs to the environment's
+ * cleanup group until its callback returns (a group release waits for it;
+ * with cancel, a callback not yet started never runs). FALSE + last error
+ * as CreateThreadpoolWork.
+ */
+TPIO_API BOOL TrySubmitThreadpoolCallback(PTP_SIMPLE_CALLBACK pfns, PVOID pv,
+					  PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(TrySubmitThreadpoolCallback);
+
+/* ------------------------------------------------------------------ */
+/* Timer objects (Documentation/contract.rst, "Timers")               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A new timer object whose expiries run @pfnti(instance, @pv, timer) on
+ * the pool of @pcbe, like a work object (CreateThreadpoolWork: the same
+ * errors). It is not set.
+ */
+TPIO_API PTP_TIMER CreateThreadpoolTimer(PTP_TIMER_CALLBACK pfnti, PVOID pv,
+					 PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(CreateThreadpoolTimer);
+
+/*
+ * Set the timer: first expiry at *@pftDueTime, then every @msPeriod
+ * milliseconds (0: once). A due time >= 0 is absolute (FILETIME, UTC; 0
+ * or a time past: at once), < 0 relative, in 100 ns units. NULL
+ * @pftDueTime stops the timer: no new expiry (callbacks already queued
+ * still run). Setting it again replaces the previous setting. Each expiry
+ * queues one callback, also while an earlier one still runs.
+ * @msWindowLength is accepted; [T] tpio never delays an expiry on purpose.
+ * [T] An absolute due time is turned into a delay when the timer is set:
+ * a later change of the system clock does not move it. [T] A periodic
+ * timer late by more than a period expires once and goes on from then.
+ * One timer thread per process posts the expiries [T].
+ */
+TPIO_API VOID SetThreadpoolTimer(PTP_TIMER pti, PFILETIME pftDueTime,
+				 DWORD msPeriod, DWORD msWindowLength)
+	TPIO_ASMNAME(SetThreadpoolTimer);
+
+/*
+ * As SetThreadpoolTimer; returns TRUE when the timer was armed (an expiry
+ * was still to come, or it was periodic) and this call replaced or
+ * stopped it, else FALSE. [T] (Wine 8.0 lacks the function.)
+ */
+TPIO_API BOOL SetThreadpoolTimerEx(PTP_TIMER pti, PFILETIME pftDueTime,
+				   DWORD msPeriod, DWORD msWindowLength)
+	TPIO_ASMNAME(SetThreadpoolTimerEx);
+
+/*
+ * TRUE from a SetThreadpoolTimer with a due time until one with NULL
+ * (also once a one-shot timer has expired, as Wine). FALSE for a new timer.
+ */
+TPIO_API BOOL IsThreadpoolTimerSet(PTP_TIMER pti)
+	TPIO_ASMNAME(IsThreadpoolTimerSet);
+
+/*
+ * Wait until no callback of the timer is queued or running; with
+ * @fCancelPendingCallbacks, the queued ones are cancelled first. The timer
+ * stays set (stop it with SetThreadpoolTimer(pti, NULL, 0, 0) first).
+ */
+TPIO_API VOID WaitForThreadpoolTimerCallbacks(PTP_TIMER pti,
+					      BOOL fCancelPendingCallbacks)
+	TPIO_ASMNAME(WaitForThreadpoolTimerCallbacks);
+
+/*
+ * Stop the timer and release it: freed at once when no callback is queued
+ * or running, else after the last one (queued callbacks still run).
+ * Allowed from its own callback.
+ */
+TPIO_API VOID CloseThreadpoolTimer(PTP_TIMER pti)
+	TPIO_ASMNAME(CloseThreadpoolTimer);
+
+/* ------------------------------------------------------------------ */
+/* Wait objects (Documentation/contract.rst, "Waits")                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A new wait object whose callbacks run @pfnwa(instance, @pv, wait,
+ * result) on the pool of @pcbe, like a work object (CreateThreadpoolWork:
+ * the same errors). It waits for nothing until SetThreadpoolWait.
+ */
+TPIO_API PTP_WAIT CreateThreadpoolWait(PTP_WAIT_CALLBACK pfnwa, PVOID pv,
+				       PTP_CALLBACK_ENVIRON pcbe)
+	TPIO_ASMNAME(CreateThreadpoolWait);
+
+/*
+ * Wait once for the event, semaphore or mutex @h of this library, up to
+ * *@pftTimeout (NULL: forever; a FILETIME as for SetThreadpoolTimer:
+ * absolute > 0, relative < 0; 0 times out at once without looking at @h,
+ * as documented by Microsoft). When @h is signalled (now or
+ * later) the callback is queued with WAIT_OBJECT_0 (an auto-reset event
+ * is reset, a semaphore decremented, as by a waiter); when the timeout
+ * comes first, with WAIT_TIMEOUT. Then the wait is over: set it again
+ * (also from its callback) to wait again. A new setting replaces the
+ * previous one; @h NULL stops waiting (queued callbacks still run).
+ * [T] A mutex satisfies the wait while nobody owns it and is not taken
+ * (Windows gives it to a hidden wait thread that can never release it).
+ * [T] A handle that is no event, semaphore or mutex (a closed one, an fd
+ * handle) is ignored: no callback (diagnostic with TPIO_DEBUG=1). The
+ * handle must stay open while the wait is set.
+ */
+TPIO_API VOID SetThreadpoolWait(PTP_WAIT pwa, HANDLE h, PFILETIME pftTimeout)
+	TPIO_ASMNAME(SetThreadpoolWait);
+
+/*
+ * As SetThreadpoolWait; TRUE when the wait was set and not yet satisfied
+ * or timed out, and this call replaced or stopped it. @Reserved must be
+ * NULL. [T] (Wine 8.0 lacks the function.)
+ */
+TPIO_API BOOL SetThreadpoolWaitEx(PTP_WAIT pwa, HANDLE h, PFILETIME pftTimeout,
+				  PVOID Reserved)
+	TPIO_ASMNAME(SetThreadpoolWaitEx);
+
+/*
+ * Wait until no callback of the wait object is queued or running; with
+ * @fCancelPendingCallbacks the queued ones are cancelled first. A set
+ * wait stays set.
+ */
+TPIO_API VOID WaitForThreadpoolWaitCallbacks(PTP_WAIT pwa,
+					     BOOL fCancelPendingCallbacks)
+	TPIO_ASMNAME(WaitForThreadpoolWaitCallbacks);
+
+/*
+ * Stop waiting and release the object: freed at once when no callback is
+ * queued or running, else after the last one. Allowed from its own
+ * callback.
+ */
+TPIO_API VOID CloseThreadpoolWait(PTP_WAIT pwa)
+	TPIO_ASMNAME(CloseThreadpoolWait);
 
 /* ------------------------------------------------------------------ */
 /* Pools                                                              */
@@ -453,7 +660,9 @@ TPIO_API VOID CloseThreadpoolCleanupGroup(PTP_CLEANUP_GROUP ptpcg)
  * Tell the pool that this callback may run long. TRUE if another worker is
  * idle or can be created for the pool's other work, FALSE at the thread
  * limit; marks the callback long-running either way. TRUE at once in a
- * RunsLong environment. FALSE outside a callback or on another thread.
+ * RunsLong environment. [T] A second call in the same callback returns
+ * TRUE (the first marked it long-running already), as Wine does. FALSE
+ * outside a callback or on another thread.
  */
 TPIO_API BOOL CallbackMayRunLong(PTP_CALLBACK_INSTANCE pci)
 	TPIO_ASMNAME(CallbackMayRunLong);
@@ -708,7 +917,7 @@ TPIO_API BOOL tpio_connect(HANDLE hSocket, const struct sockaddr *name,
 			   int namelen, LPOVERLAPPED lpOverlapped);
 
 /* ------------------------------------------------------------------ */
-/* Completion ports (Documentation/contract.rst, section 9)           */
+/* Completion ports (Documentation/contract.rst, section 12)          */
 /* ------------------------------------------------------------------ */
 
 #define ERROR_ABANDONED_WAIT_0		735

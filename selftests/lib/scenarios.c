@@ -117,5 +117,8 @@ static void release_worker(struct busy_worker *b)
 #include "t_stress.c"
 #include "t_nt.c"
 #include "t_iocp.c"
+#include "t_work.c"
+#include "t_timer.c"
+#include "t_wait.c"
 
 TEST_HARNESS_MAIN

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Completion ports without I/O (Documentation/contract.rst, section 9):
+ * Completion ports without I/O (Documentation/contract.rst, section 12):
  * posted packets, FIFO order, batches, timeouts, a port closed under its
  * waiters, newest-first wake-ups, the concurrency limit, many threads, and
  * the port fd handed to another process (kmod). The I/O half is

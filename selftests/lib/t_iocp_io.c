@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Completion ports with real I/O (Documentation/contract.rst, section 9):
+ * Completion ports with real I/O (Documentation/contract.rst, section 12):
  * overlapped reads and writes on an associated pipe and on sockets
  * complete to the port with the handle's key, failures with their status,
  * skip-on-success, the event's bit 0, and the end of an association at

@@ -22,6 +22,27 @@ struct _TP_CLEANUP_GROUP {
 TPIO_HIDDEN int tpio_group_add(PTP_CLEANUP_GROUP g, struct _TP_IO *io);
 TPIO_HIDDEN int tpio_group_valid(PTP_CLEANUP_GROUP g);
 
+/* ---- callback environments (threadpool_io.c) ---- */
+TPIO_HIDDEN DWORD tpio_env_check(PTP_CALLBACK_ENVIRON e);
+
+/*
+ * Work items, timers and waits (threadpool_obj.c): an engine object of
+ * @kind whose callbacks run @tramp, which calls the user's @ucb, with
+ * @hooks (may be NULL) set before it joins the environment's cleanup
+ * group. NULL + last error on failure.
+ */
+struct tpio_obj_hooks {
+	void (*shutdown)(struct _TP_IO *io);	/* io->shutdown */
+	int (*t_expire)(struct _TP_IO *io, DWORD *status);	/* io->t_expire */
+};
+
+TPIO_HIDDEN struct _TP_IO *tpio_obj_create(int kind, PTP_WIN32_IO_CALLBACK tramp,
+					   void (*ucb)(void), PVOID pv,
+					   PTP_CALLBACK_ENVIRON pcbe,
+					   const struct tpio_obj_hooks *hooks);
+/* WaitForThreadpool*Callbacks, with @fn for diagnostics */
+TPIO_HIDDEN void tpio_obj_wait(struct _TP_IO *io, BOOL cancel, const char *fn);
+
 /* ---- overlapped I/O (overlapped.c, socket.c) ---- */
 TPIO_HIDDEN DWORD tpio_req_init(struct tpio_io_req *r, HANDLE h,
 				LPOVERLAPPED ov, enum tpio_op_kind kind);
@@ -33,6 +54,20 @@ TPIO_HIDDEN void tpio_ov_finish(LPOVERLAPPED ov, HANDLE event, DWORD status,
 
 /* ---- handles (handles_sync.c) ---- */
 TPIO_HIDDEN int tpio_handle_is_fd(HANDLE h);
+/*
+ * Thread-pool waits: register wait @io (its w_state armed) as a watcher
+ * of the object handle @h; @fire queues its callback once the object
+ * satisfies it (at once if it is signalled now). -1 for a handle that is
+ * no event, semaphore or mutex. tpio_watch_del undoes it (the caller
+ * serialises both per wait).
+ */
+TPIO_HIDDEN int tpio_watch_add(HANDLE h, struct _TP_IO *io,
+			       void (*fire)(struct _TP_IO *io, DWORD result));
+TPIO_HIDDEN void tpio_watch_del(struct _TP_IO *io);
+
+/* ---- timers (threadpool_timer.c) ---- */
+/* the CLOCK_MONOTONIC time of a due time (absolute, or negative: relative) */
+TPIO_HIDDEN __u64 tpio_due_of(const FILETIME *ft);
 
 /*
  * Objects of other files behind object handles (completion ports): the

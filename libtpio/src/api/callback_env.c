@@ -155,6 +155,11 @@ VOID CloseThreadpoolCleanupGroupMembers(PTP_CLEANUP_GROUP ptpcg,
 	}
 	pthread_mutex_unlock(&ptpcg->mu);
 
+	/* timers and waits first stop queueing callbacks */
+	for (i = 0; i < n; i++)
+		if (held[i]->shutdown && !atomic_load(&held[i]->closing))
+			held[i]->shutdown(held[i]);
+
 	/*
 	 * With cancel: first drop every member's queued callbacks and skip
 	 * its pending I/O (timeout 0: cancel, do not wait), so that no
@@ -177,14 +182,18 @@ VOID CloseThreadpoolCleanupGroupMembers(PTP_CLEANUP_GROUP ptpcg,
 		int deferred;
 
 		io = held[i];
-		/* a member that closed itself gets no cancel callback */
-		if (!atomic_load(&io->closing)) {
-			if (fCancelPendingCallbacks && io->cancel_cb)
-				io->cancel_cb(io->ctx, pvCleanupContext);
+		/*
+		 * A member that closed itself gets no cancel callback; the
+		 * object of a TrySubmitThreadpoolCallback, closed by the
+		 * library and not by its user, gets one (as on Windows).
+		 */
+		if (fCancelPendingCallbacks && io->cancel_cb &&
+		    (!atomic_load(&io->closing) || io->kind == TPIO_OBJ_SIMPLE))
+			io->cancel_cb(io->ctx, pvCleanupContext);
+		if (!atomic_load(&io->closing))
 			tpio_io_close_internal(io, 1);
-		} else {
+		else
 			tpio_io_try_free(io, atomic_load(&io->inc));
-		}
 		pthread_mutex_lock(&ptpcg->mu);
 		io->g_hold = 0;
 		deferred = io->g_free_deferred;

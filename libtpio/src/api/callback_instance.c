@@ -42,9 +42,14 @@ BOOL CallbackMayRunLong(PTP_CALLBACK_INSTANCE pci)
 
 	if (!inst)
 		return FALSE;
-	inst->may_run_long = 1;
-	if (inst->io->long_function)
+	/*
+	 * [T] Marked already (a second call, or a RunsLong environment): the
+	 * pool took this callback as long-running when it was marked, so the
+	 * answer is TRUE, as Wine's (Documentation/contract.rst).
+	 */
+	if (inst->may_run_long)
 		return TRUE;
+	inst->may_run_long = 1;
 	return tpio_pool_may_run_long(inst->pool);
 }
 

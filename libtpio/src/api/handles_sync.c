@@ -13,6 +13,11 @@
  *
  * An object's state is protected by obj->mu; obj->cv (CLOCK_MONOTONIC)
  * is broadcast on every change that can satisfy a waiter.
+ *
+ * Thread-pool waits (threadpool_wait.c) are watchers of the object: each
+ * change that can satisfy a waiter also scans obj->watchers (oldest first)
+ * and hands the object to each armed watcher it satisfies, whose callback
+ * is then queued (watch_fire).
  */
 #include <errno.h>
 #include <limits.h>
@@ -31,6 +36,7 @@ struct obj {
 	_Atomic int refs;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	struct tpio_list watchers;	/* _TP_IO.w_link, oldest first */
 	union {
 		struct { int manual, signaled; } ev;
 		struct { LONG count, max; } sem;
@@ -181,6 +187,7 @@ static struct obj *obj_new(enum obj_type type)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&o->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	tpio_list_init(&o->watchers);
 	return o;
 }
 
@@ -267,6 +274,110 @@ void *tpio_ext_get(HANDLE h, const struct tpio_ext_ops *ops)
 	return p;
 }
 
+/* ---- thread-pool waits: watchers of an object ---- */
+
+/* threadpool_wait.c's: queue the callback of a satisfied wait (o->mu held) */
+static void (*_Atomic watch_fire)(struct _TP_IO *io, DWORD result);
+
+/*
+ * Take @o for a thread-pool wait if it is signalled: 1, or 0. [T] A mutex
+ * satisfies the wait while nobody owns it and is not taken (a wait has no
+ * thread to own it); events and semaphores are taken as by a waiter.
+ */
+static int watch_take(struct obj *o)
+{
+	switch (o->type) {
+	case OBJ_EVENT:
+		if (!o->ev.signaled)
+			return 0;
+		if (!o->ev.manual)
+			o->ev.signaled = 0;
+		return 1;
+	case OBJ_SEMAPHORE:
+		if (!o->sem.count)
+			return 0;
+		o->sem.count--;
+		return 1;
+	case OBJ_MUTEX:
+		return !o->mx.owner;
+	}
+	return 0;
+}
+
+static void watch_give_back(struct obj *o)
+{
+	if (o->type == OBJ_EVENT && !o->ev.manual)
+		o->ev.signaled = 1;
+	else if (o->type == OBJ_SEMAPHORE)
+		o->sem.count++;
+}
+
+/*
+ * o->mu held, after a change that can satisfy waiters: satisfy the armed
+ * watchers, oldest first, while the object stays signalled. A watcher is
+ * claimed by clearing the armed bit of its state (its timeout may race);
+ * one that is no longer armed (it timed out) just leaves the list.
+ */
+static void watch_scan(struct obj *o)
+{
+	struct tpio_link *l, *next;
+
+	for (l = o->watchers.head.next; l != &o->watchers.head; l = next) {
+		struct _TP_IO *io = tpio_container_of(l, struct _TP_IO, w_link);
+		uint32_t st = atomic_load(&io->w_state);
+
+		next = l->next;
+		if (!(st & 1)) {
+			tpio_list_del(l);
+			continue;
+		}
+		if (!watch_take(o))
+			break;
+		if (!atomic_compare_exchange_strong(&io->w_state, &st, st & ~1U)) {
+			watch_give_back(o);
+			tpio_list_del(l);
+			continue;
+		}
+		tpio_list_del(l);
+		atomic_load(&watch_fire)(io, WAIT_OBJECT_0);
+	}
+}
+
+int tpio_watch_add(HANDLE h, struct _TP_IO *io,
+		   void (*fire)(struct _TP_IO *io, DWORD result))
+{
+	struct obj *o = obj_get(h, 0);
+	struct tpio_link *head;
+
+	if (!o)
+		return -1;
+	io->w_obj = o;		/* the reference obj_get took */
+	pthread_mutex_lock(&o->mu);
+	atomic_store(&watch_fire, fire);
+	head = &o->watchers.head;
+	io->w_link.next = head;
+	io->w_link.prev = head->prev;
+	head->prev->next = &io->w_link;
+	head->prev = &io->w_link;
+	watch_scan(o);
+	pthread_mutex_unlock(&o->mu);
+	return 0;
+}
+
+void tpio_watch_del(struct _TP_IO *io)
+{
+	struct obj *o = io->w_obj;
+
+	if (!o)
+		return;
+	pthread_mutex_lock(&o->mu);
+	if (io->w_link.next != &io->w_link)
+		tpio_list_del(&io->w_link);
+	pthread_mutex_unlock(&o->mu);
+	io->w_obj = NULL;
+	obj_put(o);
+}
+
 /* ---- mutex ownership per thread (for WAIT_ABANDONED) ---- */
 
 struct owned {
@@ -292,6 +403,7 @@ static void owned_exit(void *arg)
 			o->mx.recursion = 0;
 			o->mx.abandoned = 1;
 			pthread_cond_broadcast(&o->cv);
+			watch_scan(o);
 		}
 		pthread_mutex_unlock(&o->mu);
 		obj_put(o);
@@ -388,8 +500,10 @@ static BOOL event_set(HANDLE h, int value)
 		return FALSE;
 	pthread_mutex_lock(&o->mu);
 	o->ev.signaled = value;
-	if (value)
+	if (value) {
 		pthread_cond_broadcast(&o->cv);
+		watch_scan(o);
+	}
 	pthread_mutex_unlock(&o->mu);
 	obj_put(o);
 	return TRUE;
@@ -461,6 +575,7 @@ BOOL ReleaseSemaphore(HANDLE hSemaphore, LONG lReleaseCount,
 			*lpPreviousCount = o->sem.count;
 		o->sem.count += lReleaseCount;
 		pthread_cond_broadcast(&o->cv);
+		watch_scan(o);
 	}
 	pthread_mutex_unlock(&o->mu);
 	obj_put(o);
@@ -517,6 +632,7 @@ BOOL ReleaseMutex(HANDLE hMutex)
 		o->mx.owner = 0;
 		released = 1;
 		pthread_cond_broadcast(&o->cv);
+		watch_scan(o);
 	}
 	pthread_mutex_unlock(&o->mu);
 	if (released)

@@ -2,7 +2,7 @@
 /*
  * Completion ports: CreateIoCompletionPort, GetQueuedCompletionStatus(Ex),
  * PostQueuedCompletionStatus, CloseHandle on a port, tpio_port_fd and
- * tpio_port_from_fd (Documentation/contract.rst, section 9). The port is
+ * tpio_port_from_fd (Documentation/contract.rst, section 12). The port is
  * the engine's (engine/iocp.c); this file checks arguments, keeps the
  * port behind a handle of the handle table and sets the last error.
  */

@@ -22,7 +22,8 @@ DWORD tpio_pool_error(int err)
 	}
 }
 
-static int env_check(PTP_CALLBACK_ENVIRON e)
+/* 0, or the Win32 error of a bad callback environment */
+DWORD tpio_env_check(PTP_CALLBACK_ENVIRON e)
 {
 	if (!e)
 		return 0;
@@ -62,7 +63,7 @@ PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
 		SetLastError(ERROR_INVALID_PARAMETER);
 		return NULL;
 	}
-	err = env_check(pcbe);
+	err = tpio_env_check(pcbe);
 	if (err) {
 		SetLastError(err);
 		return NULL;
@@ -78,6 +79,8 @@ PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
 	}
 	p.cb = pfnio;
 	p.ctx = pv;
+	p.kind = TPIO_OBJ_IO;
+	p.ucb = NULL;
 	p.prio = pcbe && pcbe->Version >= 3 ? pcbe->CallbackPriority :
 		 TP_CALLBACK_PRIORITY_NORMAL;
 	p.long_function = pcbe ? pcbe->u.s.LongFunction : 0;

@@ -239,6 +239,8 @@ struct _TP_IO {
 	struct _TP_POOL *pool;
 	PTP_WIN32_IO_CALLBACK cb;
 	PVOID ctx;
+	uint8_t kind;			/* TPIO_OBJ_*: what the handle is */
+	void (*ucb)(void);		/* the user's callback of a non-IO kind */
 	_Atomic int fd;			/* bound fd, -1 once unbound */
 	_Atomic uint8_t fd_kind;	/* TPIO_FD_*, cached by the I/O family */
 	_Atomic uint8_t notify_modes;	/* SetFileCompletionNotificationModes */
@@ -266,8 +268,39 @@ struct _TP_IO {
 	struct tpio_link g_link;	/* the group's members */
 	int g_hold;			/* group release in progress on it */
 	int g_free_deferred;		/* freeing waits for g_hold == 0 */
+	/*
+	 * Work items, timers and waits: what closing the object or releasing
+	 * its group must stop first (a timer's expiries, a wait's
+	 * registration), set by its creator; NULL for TP_IO and work.
+	 */
+	void (*shutdown)(struct _TP_IO *io);
+	/* TPIO_OBJ_TIMER (timer.c), under the timer lock */
+	__u64 t_due;			/* next expiry, CLOCK_MONOTONIC ns */
+	uint32_t t_period_ms;		/* 0: one expiry */
+	int32_t t_heap;			/* index in the timer heap, -1: not armed */
+	int t_set;			/* IsThreadpoolTimerSet */
+	/*
+	 * An expiry of an object that is not a plain timer (a wait's timeout)
+	 * asks this hook first, under the timer lock: 1 and *status to queue
+	 * the callback with that status, 0 to drop the expiry. Set by the
+	 * API (NULL: a timer, status 0).
+	 */
+	int (*t_expire)(struct _TP_IO *io, DWORD *status);
+	/* TPIO_OBJ_WAIT: the API's (api/threadpool_wait.c, handles_sync.c) */
+	_Atomic uint32_t w_state;	/* generation << 1 | 1 while armed */
+	struct tpio_link w_link;	/* the waited object's watchers */
+	void *w_obj;			/* that object, referenced, or NULL */
 	struct tpio_snode free_node;	/* slab free list */
 };
+
+/*
+ * io->kind. Work items, timers and waits are engine objects like a TP_IO
+ * (a slot of the pool's port, the same state word and path): the API
+ * hands each of them out under its own type and runs the user's callback
+ * (io->ucb) from io->cb, a trampoline of its own.
+ */
+enum { TPIO_OBJ_IO, TPIO_OBJ_WORK, TPIO_OBJ_SIMPLE, TPIO_OBJ_TIMER,
+       TPIO_OBJ_WAIT };
 
 #define TPIO_IO_CLAIMED	0x80000000U
 #define TPIO_IO_MAGIC	0x54504f49U	/* live */
@@ -319,6 +352,8 @@ struct tpio_target {
 struct tpio_io_params {
 	PTP_WIN32_IO_CALLBACK cb;
 	PVOID ctx;
+	uint8_t kind;			/* TPIO_OBJ_* */
+	void (*ucb)(void);		/* the user's callback (not TPIO_OBJ_IO) */
 	TP_CALLBACK_PRIORITY prio;
 	int long_function;
 	int persistent;
@@ -333,6 +368,8 @@ TPIO_HIDDEN int tpio_io_start(struct _TP_IO *io);
 TPIO_HIDDEN int tpio_io_cancel(struct _TP_IO *io);
 TPIO_HIDDEN void tpio_io_disassociate(struct _TP_IO *io);
 TPIO_HIDDEN int tpio_io_valid(PTP_IO io);
+/* @p is a live object of @kind (TPIO_OBJ_*) */
+TPIO_HIDDEN int tpio_obj_valid(const void *p, int kind);
 TPIO_HIDDEN void tpio_io_end(struct _TP_IO *io, int associated);
 TPIO_HIDDEN void tpio_io_try_free(struct _TP_IO *io, uint32_t inc);
 TPIO_HIDDEN void tpio_io_close_internal(struct _TP_IO *io, int from_group);
@@ -351,6 +388,23 @@ struct tpio_binding {
 };
 
 TPIO_HIDDEN int tpio_io_from_fd(int fd, struct tpio_binding *b);
+
+/* ---- work items, timers (tp_obj.c, timer.c) ---- */
+
+/* queue one callback of @io (a submission, an expiry, a wait's end) */
+TPIO_HIDDEN int tpio_obj_post(struct _TP_IO *io, DWORD status);
+/* its first step: pending++, and the completion's target in @t */
+TPIO_HIDDEN int tpio_obj_start(struct _TP_IO *io, struct tpio_target *t);
+/*
+ * Arm timer @io: first expiry at @due_ns (CLOCK_MONOTONIC), then every
+ * @period_ms (0: once). Returns whether it was armed before (a later
+ * expiry was cancelled), or -errno when the timer thread cannot start.
+ */
+TPIO_HIDDEN int tpio_timer_arm(struct _TP_IO *io, __u64 due_ns,
+			       uint32_t period_ms);
+/* Disarm (no new expiry) and clear t_set: whether it was armed. */
+TPIO_HIDDEN int tpio_timer_disarm(struct _TP_IO *io);
+TPIO_HIDDEN int tpio_timer_is_set(struct _TP_IO *io);
 
 /* ---- completions (completion.c) ---- */
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Completion ports (CreateIoCompletionPort ... GetQueuedCompletionStatusEx;
- * Documentation/contract.rst, section 9): a port of the transport (a
+ * Documentation/contract.rst, section 12): a port of the transport (a
  * /dev/tpio port with kmod, the in-process port with user) used directly,
  * without a pool: the threads that call GetQueuedCompletionStatus take the
  * entries from its ring themselves.

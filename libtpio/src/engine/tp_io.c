@@ -66,6 +66,13 @@ static struct _TP_IO *io_alloc(void)
 	io->group_remove = NULL;
 	tpio_link_init(&io->g_link);
 	io->g_hold = io->g_free_deferred = 0;
+	io->shutdown = NULL;
+	io->t_heap = -1;
+	io->t_set = 0;
+	io->t_expire = NULL;
+	atomic_store(&io->w_state, 0);
+	tpio_link_init(&io->w_link);
+	io->w_obj = NULL;
 	io->free_node.next = NULL;
 	atomic_store(&io->parked, 0);
 	atomic_flag_clear(&io->park_lock);
@@ -88,10 +95,18 @@ ULONG tpio_io_count(void)
 	return atomic_load(&io_live);
 }
 
+int tpio_obj_valid(const void *p, int kind)
+{
+	const struct _TP_IO *io = p;
+
+	/* the struct is type-stable: a stale pointer reads a dead magic */
+	return io && !((uintptr_t)io & (_Alignof(struct _TP_IO) - 1)) &&
+	       atomic_load(&io->magic) == TPIO_IO_MAGIC && io->kind == kind;
+}
+
 int tpio_io_valid(PTP_IO io)
 {
-	return io && !((uintptr_t)io & (_Alignof(struct _TP_IO) - 1)) &&
-	       atomic_load(&io->magic) == TPIO_IO_MAGIC;
+	return tpio_obj_valid(io, TPIO_OBJ_IO);
 }
 
 /* ---- fd bindings: one live TP_IO per fd (fd_table.c) ---- */
@@ -258,8 +273,8 @@ void tpio_io_close_internal(struct _TP_IO *io, int from_group)
 /* ---- the object's transitions (each one rule of common/tpio_word.h) ---- */
 
 /*
- * A new object on @pool for @fd: 0 and *out, or -EBUSY (the fd is bound
- * already), -ENOMEM, -ENOSPC, -EDQUOT (the port's limits), -EINVAL (the
+ * A new object on @pool for @fd (-1: a work item, timer or wait, bound to
+ * no fd): 0 and *out, or -EBUSY (the fd is bound already), -ENOMEM, -ENOSPC, -EDQUOT (the port's limits), -EINVAL (the
  * pool is closing) or another -errno of the transport.
  */
 int tpio_io_create(struct _TP_POOL *pool, int fd,
@@ -271,7 +286,7 @@ int tpio_io_create(struct _TP_POOL *pool, int fd,
 	if (!io)
 		return -ENOMEM;
 	atomic_store(&io->fd, -1);
-	ret = fd_bind(fd, io);
+	ret = fd >= 0 ? fd_bind(fd, io) : 0;
 	if (ret) {
 		io_dealloc(io);
 		return ret;
@@ -282,6 +297,8 @@ int tpio_io_create(struct _TP_POOL *pool, int fd,
 	io->pool = pool;
 	io->cb = p->cb;
 	io->ctx = p->ctx;
+	io->kind = p->kind;
+	io->ucb = p->ucb;
 	io->prio = p->prio;
 	io->long_function = p->long_function;
 	io->persistent = p->persistent;
@@ -291,7 +308,8 @@ int tpio_io_create(struct _TP_POOL *pool, int fd,
 	ret = pool->port.t->io_create(&pool->port, (__u64)(uintptr_t)io,
 				      &io->handle);
 	if (ret) {
-		fd_unbind(fd, io);
+		if (fd >= 0)
+			fd_unbind(fd, io);
 		io_dealloc(io);
 		return ret;
 	}
@@ -300,7 +318,8 @@ int tpio_io_create(struct _TP_POOL *pool, int fd,
 			 __ATOMIC_RELEASE);
 	if (tpio_pool_add_io(pool, io)) {
 		pool->port.t->io_close(&pool->port, io->handle);
-		fd_unbind(fd, io);
+		if (fd >= 0)
+			fd_unbind(fd, io);
 		io_dealloc(io);
 		return -EINVAL;
 	}
