@@ -300,8 +300,9 @@ static int watch_take(struct obj *o)
 		return 1;
 	case OBJ_MUTEX:
 		return !o->mx.owner;
+	default:		/* a completion port is not waitable */
+		return 0;
 	}
-	return 0;
 }
 
 static void watch_give_back(struct obj *o)
