@@ -181,6 +181,7 @@ struct self_post {
 	struct gate ran_all;
 	atomic_int ran;
 	atomic_int order[3];
+	DWORD order_tid[3];		/* the thread that ran each */
 	int64_t posted_us, first_us;
 	DWORD poster_tid, runner_tid;
 	atomic_int poster_done;
@@ -197,8 +198,10 @@ static VOID CALLBACK other_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx, PVOID ov,
 		s->first_us = now_us();
 		s->runner_tid = GetCurrentThreadId();
 	}
-	if (i < 3)
+	if (i < 3) {
+		s->order_tid[i] = GetCurrentThreadId();
 		atomic_store(&s->order[i], (int)((OVERLAPPED *)ov - s->ov));
+	}
 	if (i + 1 == s->count)
 		gate_open(&s->ran_all);
 }
@@ -264,18 +267,38 @@ TEST_F(nt, blocked_poster_releases_its_own_completion)
 	EXPECT_GT(STALL_BOUND_MS * 1000, delay);
 }
 
-/* Three of one object through a mailbox, poster blocked: still FIFO. */
+/*
+ * Three of one object through a mailbox, poster blocked: still FIFO. The
+ * stall detector normally releases one worker, which runs the three in
+ * order. On a slow host (TSan under emulation) a second tick can release a
+ * second worker while the first runs: two callbacks of one object then run
+ * at once, as Windows allows, and the order in which they record themselves
+ * is a race. What stays true is the dequeue order, seen by each thread: the
+ * completions one thread ran are in the order they were posted.
+ */
 TEST_F(nt, mailbox_keeps_fifo_when_stolen)
 {
 	static struct self_post s;
+	int i, j, one_thread;
 
 	memset(&s, 0, sizeof(s));
 	s.count = 3;
 	s.block = 1;
 	self_post_run(_metadata, self, &s, "1000");
-	EXPECT_EQ(0, atomic_load(&s.order[0]));
-	EXPECT_EQ(1, atomic_load(&s.order[1]));
-	EXPECT_EQ(2, atomic_load(&s.order[2]));
+	one_thread = s.order_tid[0] == s.order_tid[1] &&
+		     s.order_tid[1] == s.order_tid[2];
+	if (one_thread) {
+		EXPECT_EQ(0, atomic_load(&s.order[0]));
+		EXPECT_EQ(1, atomic_load(&s.order[1]));
+		EXPECT_EQ(2, atomic_load(&s.order[2]));
+	} else {
+		TH_LOG("the detector released more than one worker: FIFO checked per thread");
+	}
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (s.order_tid[i] == s.order_tid[j])
+				EXPECT_LT(atomic_load(&s.order[i]),
+					  atomic_load(&s.order[j]));
 }
 
 /*
