@@ -551,6 +551,69 @@ out:
 }
 
 /*
+ * A process whose 16 attached threads block, spin or sleep in WAIT is
+ * killed: every attachment goes away, and the counts come back to 0.
+ */
+static void *killed_fn(void *arg)
+{
+	struct port *p = arg;
+	long i = 0;
+
+	if (conc(p->fd, TPIO_CONC_ATTACH, 0, NULL))
+		return NULL;
+	for (;;) {
+		switch (i++ % 3) {
+		case 0:
+			sleep_ms(1);
+			break;
+		case 1:
+			port_wait(p->fd, deadline_ms(1));
+			break;
+		default:
+			for (__u64 t = now_ns() + 100000; now_ns() < t;)
+				;
+		}
+	}
+	return NULL;
+}
+
+TEST(process_killed_while_attached)
+{
+	struct port p = { .fd = -1 };
+	int status, i, round;
+	pid_t pid;
+
+	PORT_OPEN(&p, 2, 1);
+	if (!(p.sa.features & TPIO_FEAT_CONC))
+		SKIP(goto out, "no TPIO_FEAT_CONC");
+	ASSERT_EQ(0, conc(p.fd, TPIO_CONC_SET, 2, NULL));
+	for (round = 0; round < 3; round++) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			pthread_t th;
+
+			for (i = 0; i < 16; i++)
+				if (pthread_create(&th, NULL, killed_fn, &p))
+					_exit(1);
+			pause();
+			_exit(0);
+		}
+		ASSERT_TRUE(EVENTUALLY(counts(p.fd).attached == 16));
+		sleep_ms(20 * round);
+		ASSERT_EQ(0, kill(pid, SIGKILL));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFSIGNALED(status));
+		ASSERT_TRUE(EVENTUALLY(counts(p.fd).attached == 0));
+		EXPECT_EQ(0, counts(p.fd).active);
+		EXPECT_EQ(0, counts(p.fd).blocked);
+		EXPECT_EQ(0, counts(p.fd).woken);
+	}
+out:
+	port_close(&p);
+}
+
+/*
  * The port's fds closed while a thread is attached and blocked: the
  * attachment keeps the port; the thread then runs, blocks and exits.
  */
@@ -674,23 +737,23 @@ static void pin_cpu0(void)
 	sched_setaffinity(0, sizeof(set), &set);
 }
 
-#define ROUNDS	20000
+#define PP_MS	1000	/* each measure runs this long */
 
 struct pp {
 	int rd, wr;
 	int fd;			/* port to attach to, or -1 */
 };
 
+/* Echoes bytes until it echoes a 'q'. */
 static void *pong_fn(void *arg)
 {
 	struct pp *pp = arg;
-	char b;
-	int i;
+	char b = 0;
 
 	pin_cpu0();
 	if (pp->fd >= 0 && conc(pp->fd, TPIO_CONC_ATTACH, 0, NULL))
 		return (void *)1;
-	for (i = 0; i < ROUNDS; i++) {
+	while (b != 'q') {
 		if (read(pp->rd, &b, 1) != 1 || write(pp->wr, &b, 1) != 1)
 			return (void *)1;
 	}
@@ -699,13 +762,14 @@ static void *pong_fn(void *arg)
 	return NULL;
 }
 
+/* ns per round trip over PP_MS, or 0 on a failure. */
 static __u64 ping_pong(int fd)
 {
-	int a[2], b[2], i;
+	__u64 t0, end, n = 0;
+	int a[2], b[2];
 	struct pp pp;
 	pthread_t th;
 	void *ret;
-	__u64 t0;
 	char c = 'x';
 
 	if (pipe(a) || pipe(b))
@@ -718,10 +782,13 @@ static __u64 ping_pong(int fd)
 	if (fd >= 0 && conc(fd, TPIO_CONC_ATTACH, 0, NULL))
 		return 0;
 	t0 = now_ns();
-	for (i = 0; i < ROUNDS; i++) {
+	end = t0 + PP_MS * 1000000ULL;
+	do {
+		c = now_ns() < end ? 'x' : 'q';
 		if (write(a[1], &c, 1) != 1 || read(b[0], &c, 1) != 1)
 			return 0;
-	}
+		n++;
+	} while (c != 'q');
 	t0 = now_ns() - t0;
 	if (fd >= 0)
 		conc(fd, TPIO_CONC_DETACH, 0, NULL);
@@ -730,7 +797,7 @@ static __u64 ping_pong(int fd)
 	close(a[1]);
 	close(b[0]);
 	close(b[1]);
-	return ret ? 0 : t0 / ROUNDS;
+	return ret ? 0 : t0 / n;
 }
 
 TEST(switch_cost)
@@ -740,7 +807,6 @@ TEST(switch_cost)
 	int i;
 
 	pin_cpu0();
-
 	PORT_OPEN(&p, 2, 1);
 	if (!(p.sa.features & TPIO_FEAT_CONC))
 		SKIP(goto out, "no TPIO_FEAT_CONC");
@@ -751,7 +817,7 @@ TEST(switch_cost)
 		ASSERT_NE(0, plain[i]);
 		ASSERT_NE(0, attached[i]);
 	}
-	TH_LOG("ns per round trip (4 switches), unattached: %llu %llu %llu; attached: %llu %llu %llu",
+	TH_LOG("ns per round trip (4 switches, one CPU), unattached: %llu %llu %llu; attached: %llu %llu %llu",
 	       (unsigned long long)plain[0], (unsigned long long)plain[1],
 	       (unsigned long long)plain[2], (unsigned long long)attached[0],
 	       (unsigned long long)attached[1],
