@@ -434,7 +434,9 @@ out:
 /*
  * A burst: 8 attached workers, value 2, 200 completions whose callbacks
  * block half of the time (a 1 ms sleep) and spin otherwise. All run; the
- * port never deadlocks; the counts come back to 0.
+ * port never deadlocks; the counts come back to 0. (How many sleepers the
+ * blocks release depends on the timing: a worker that ends a callback
+ * takes the next entry without a WAIT, so there may be none.)
  */
 struct bworker {
 	pthread_t th;
@@ -510,7 +512,6 @@ TEST(burst_of_blocking_callbacks)
 		ASSERT_EQ(0, join_within(b[i].th, RELEASE_MS));
 	TH_LOG("released %llu sleepers for blocks",
 	       (unsigned long long)counts(p.fd).released);
-	EXPECT_LT(0, counts(p.fd).released);
 	EXPECT_EQ(0, counts(p.fd).attached);
 	EXPECT_EQ(0, counts(p.fd).active);
 	EXPECT_EQ(0, counts(p.fd).blocked);
