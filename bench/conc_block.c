@@ -10,7 +10,8 @@
  *   noconc    4 x CPUs workers attached, value 0 (the hooks' cost only)
  *
  * The main thread keeps at least 128 completions queued; each callback
- * spins for SPIN_US then sleeps for SPIN_US (nanosleep). A worker takes
+ * spins for SPIN_US of CPU time (its work) then sleeps for SPIN_US
+ * (nanosleep: a blocking call). A worker takes
  * one entry per TPIO_IOC_WAIT (which, with a value, hands out work only
  * while fewer than the value run), as an NT thread calls
  * GetQueuedCompletionStatus after each completion.
@@ -18,8 +19,9 @@
  * Prints one line per configuration:
  *   row bench=conc_block impl=NAME workers=W value=V cps=C runnable=R csw=S
  * cps: callbacks per second; runnable: the mean number of workers in the
- * spinning half of a callback (sampled every millisecond); csw: context
- * switches of the process per callback (getrusage).
+ * spinning half of a callback, running or waiting for a CPU (the wall
+ * time of those halves over the measure's); csw: context switches of the
+ * process per callback (getrusage).
  *
  * Usage: conc_block [-d MS] [-s SPIN_US] [IMPL...]   (default: all four)
  */
@@ -53,9 +55,17 @@ struct port {
 	__u32 io;
 };
 
-static atomic_int running;	/* workers in the spinning half */
+static atomic_llong runnable_ns;	/* wall time of the spinning halves */
 static atomic_long done;
 static atomic_int stop;
+
+static __u64 cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
 
 static __u64 now_ns(void)
 {
@@ -183,7 +193,7 @@ static void *worker(void *arg)
 {
 	struct tpio_wait_args wa;
 	__u64 *word = (__u64 *)(P.shared + P.sa.shared_off.words);
-	__u64 t;
+	__u64 t, w0;
 
 	(void)arg;
 	if (attach_workers && conc(P.fd, TPIO_CONC_ATTACH, 0))
@@ -196,11 +206,12 @@ static void *worker(void *arg)
 		/* the entry's queued count: the callback begins and ends */
 		__atomic_fetch_sub(word, 1ULL << TPIO_W_QUEUED_SHIFT,
 				   __ATOMIC_SEQ_CST);
-		atomic_fetch_add(&running, 1);
-		t = now_ns() + spin_us * 1000ULL;
-		while (now_ns() < t)
+		/* SPIN_US of CPU time: runnable from w0 until it is done */
+		w0 = now_ns();
+		t = cpu_ns() + spin_us * 1000ULL;
+		while (cpu_ns() < t)
 			;
-		atomic_fetch_sub(&running, 1);
+		atomic_fetch_add(&runnable_ns, now_ns() - w0);
 		sleep_us(spin_us);
 		atomic_fetch_add(&done, 1);
 	}
@@ -220,8 +231,8 @@ static long csw(void)
 static int run(const struct cfg *c, int cpus)
 {
 	int n = c->workers_per_cpu * cpus, i;
-	__u64 t0, end, samples = 0, sum = 0;
-	long d0, s0;
+	__u64 t0, end;
+	long d0, s0, r0;
 	pthread_t *th;
 
 	if (port_open(&P)) {
@@ -247,18 +258,18 @@ static int run(const struct cfg *c, int cpus)
 		sleep_us(500);
 	}
 	d0 = atomic_load(&done);
+	r0 = atomic_load(&runnable_ns);
 	s0 = csw();
 	t0 = now_ns();
 	end = t0 + duration_ms * 1000000ULL;
 	while (now_ns() < end) {
 		if (queued(&P) < BATCH)
 			post(&P, BATCH);
-		sum += atomic_load(&running);
-		samples++;
 		sleep_us(1000);
 	}
 	t0 = now_ns() - t0;
 	d0 = atomic_load(&done) - d0;
+	r0 = atomic_load(&runnable_ns) - r0;
 	s0 = csw() - s0;
 	atomic_store(&stop, 1);
 	for (i = 0; i < n; i++)
@@ -267,7 +278,7 @@ static int run(const struct cfg *c, int cpus)
 	port_close(&P);
 	printf("row bench=conc_block impl=%s workers=%d value=%d cps=%.0f runnable=%.2f csw=%.2f\n",
 	       c->name, n, c->value ? cpus : 0, d0 * 1e9 / t0,
-	       samples ? (double)sum / samples : 0.0,
+	       (double)r0 / t0,
 	       d0 ? (double)s0 / d0 : 0.0);
 	fflush(stdout);
 	return 0;
