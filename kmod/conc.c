@@ -246,6 +246,13 @@ static void tpio_conc_work_fn(struct work_struct *work)
 	}
 }
 
+/* A new value may let sleepers take entries that wait: try. */
+static void tpio_conc_kick(struct tpio_port *port)
+{
+	atomic_inc(&port->conc.asked);
+	queue_work(tpio_conc_wq, &port->conc.work);
+}
+
 static void tpio_conc_irq(struct irq_work *iw)
 {
 	struct tpio_conc *c = container_of(iw, struct tpio_conc, iw);
@@ -500,6 +507,10 @@ static int tpio_conc_detach(struct tpio_port *port)
 	return -EOPNOTSUPP;
 }
 
+static void tpio_conc_kick(struct tpio_port *port)
+{
+}
+
 #endif /* CONFIG_PREEMPT_NOTIFIERS */
 
 long tpio_ioctl_conc(struct file *file, struct tpio_port *port,
@@ -528,6 +539,7 @@ long tpio_ioctl_conc(struct file *file, struct tpio_port *port,
 		tpio_lock(port);
 		WRITE_ONCE(c->value, args.value);
 		tpio_unlock(port);
+		tpio_conc_kick(port);
 		break;
 	case TPIO_CONC_QUERY:
 		break;
