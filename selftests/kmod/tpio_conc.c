@@ -360,6 +360,47 @@ out:
 }
 
 /*
+ * Value 1 with a spinning attached thread and 3 sleepers, 3 entries
+ * waiting: raising the value to 2 releases exactly one sleeper.
+ */
+TEST(raising_the_value_releases)
+{
+	struct port p = { .fd = -1 };
+	struct worker w[3];
+	struct spinner s;
+	__u32 io;
+
+	PORT_OPEN(&p, 16, 4);
+	if (!(p.sa.features & TPIO_FEAT_CONC))
+		SKIP(goto out, "no TPIO_FEAT_CONC");
+	ASSERT_EQ(0, io_create(p.fd, 1, &io));
+	ASSERT_EQ(0, conc(p.fd, TPIO_CONC_SET, 1, NULL));
+	memset(&s, 0, sizeof(s));
+	s.p = &p;
+	s.block = -1;
+	ASSERT_EQ(0, pthread_create(&s.th, NULL, spinner_fn, &s));
+	ASSERT_TRUE(EVENTUALLY(atomic_load(&s.ready)));
+	workers_start(_metadata, &p, w, 3);
+	ASSERT_TRUE(EVENTUALLY(sleepers(&p) == 3));
+	ASSERT_EQ(0, post_n(&p, io, 3));
+	sleep_ms(BLOCKED_MS);
+	EXPECT_EQ(0, took(w, 3));
+
+	ASSERT_EQ(0, conc(p.fd, TPIO_CONC_SET, 2, NULL));
+	ASSERT_TRUE(EVENTUALLY(took(w, 3) == 1));
+	sleep_ms(BLOCKED_MS);
+	EXPECT_EQ(1, took(w, 3));
+	EXPECT_EQ(2, sleepers(&p));
+
+	atomic_store(&s.stop, 1);
+	ASSERT_EQ(0, join_within(s.th, RELEASE_MS));
+	workers_stop(_metadata, &p, w, 3);
+	EXPECT_EQ(0, counts(p.fd).attached);
+out:
+	port_close(&p);
+}
+
+/*
  * Work queued in user memory (TPIO_FEAT_WAIT_SEQ): a poster bumped
  * wake_seq but did not WAKE, the value being reached. When the running
  * worker blocks, the sleeper whose seq is behind is released.
