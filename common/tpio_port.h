@@ -292,10 +292,16 @@ static inline void tpio_p_sleeper_del(struct tpio_sleepers *s,
 	s->count--;
 }
 
+/* The sleeper to wake next, left in @s, or NULL: the newest (LIFO). */
+static inline struct tpio_sleeper *tpio_p_sleeper_peek(struct tpio_sleepers *s)
+{
+	return s->newest;
+}
+
 /* The sleeper to wake next, taken out of @s, or NULL: the newest (LIFO). */
 static inline struct tpio_sleeper *tpio_p_sleeper_pick(struct tpio_sleepers *s)
 {
-	struct tpio_sleeper *n = s->newest;
+	struct tpio_sleeper *n = tpio_p_sleeper_peek(s);
 
 	if (n)
 		tpio_p_sleeper_del(s, n);

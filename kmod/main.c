@@ -66,7 +66,7 @@
 
 #define TPIO_FEATURES	(TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | \
 			 TPIO_FEAT_XPROC_POST | TPIO_FEAT_WAIT_SEQ | \
-			 TPIO_FEAT_POLL)
+			 TPIO_FEAT_POLL | tpio_conc_features())
 
 bool tpio_lock_stats;
 module_param_named(lock_stats, tpio_lock_stats, bool, 0644);
@@ -93,6 +93,7 @@ static int tpio_open(struct inode *inode, struct file *file)
 	spin_lock_init(&port->lock);
 	mutex_init(&port->setup_mutex);
 	init_waitqueue_head(&port->poll_wq);
+	tpio_conc_init(port);
 	port->user = user;
 	file->private_data = port;
 	return nonseekable_open(inode, file);
@@ -124,6 +125,7 @@ static int tpio_release(struct inode *inode, struct file *file)
 	struct tpio_user *user = port->user;
 
 	WARN_ON_ONCE(port->workers.count);
+	tpio_conc_release(port);
 	tpio_port_free(port);
 	mutex_destroy(&port->setup_mutex);
 	kfree(port);
@@ -386,6 +388,7 @@ static void tpio_show_fdinfo(struct seq_file *m, struct file *file)
 		   sizeof(*port) + port->setup_charge);
 	seq_printf(m, "tpio-lock-work-max:\t%u\n", port->lock_work_max);
 	seq_printf(m, "tpio-lock-hold-max-ns:\t%llu\n", port->lock_hold_max);
+	tpio_conc_show_fdinfo(m, port);
 	tpio_unlock(port);
 
 	/* head is user-written: a garbage one shows as a full ring */
@@ -420,6 +423,7 @@ static long tpio_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case TPIO_IOC_DRAIN:
 	case TPIO_IOC_WAKE:
 	case TPIO_IOC_IO_QUERY:
+	case TPIO_IOC_CONC:
 		break;
 	default:
 		return -ENOTTY;
@@ -444,6 +448,8 @@ static long tpio_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return tpio_ioctl_wake(port, argp);
 	case TPIO_IOC_IO_QUERY:
 		return tpio_ioctl_io_query(port, argp);
+	case TPIO_IOC_CONC:
+		return tpio_ioctl_conc(file, port, argp);
 	}
 	WARN_ON_ONCE(1);
 	return -ENOTTY;
@@ -486,18 +492,28 @@ static int __init tpio_init(void)
 
 	if (ret)
 		return ret;
+	ret = tpio_conc_mod_init();
+	if (ret)
+		goto err_users;
 	ret = misc_register(&tpio_misc);
 	if (ret) {
 		pr_err("tpio: cannot register misc minor %d: %d\n",
 		       TPIO_MISC_MINOR, ret);
-		tpio_users_exit();
+		goto err_conc;
 	}
+	return 0;
+
+err_conc:
+	tpio_conc_mod_exit();
+err_users:
+	tpio_users_exit();
 	return ret;
 }
 
 static void __exit tpio_exit(void)
 {
 	misc_deregister(&tpio_misc);
+	tpio_conc_mod_exit();
 	tpio_users_exit();
 }
 

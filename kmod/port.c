@@ -112,35 +112,49 @@ bool tpio_flush_overflow(struct tpio_port *port)
 }
 
 /*
+ * Picks the sleeper @w: off the list, woken. An attached sleeper counts as
+ * woken for the concurrency value until it is back (conc.c).
+ */
+void tpio_worker_pick(struct tpio_port *port, struct tpio_worker *w)
+{
+	lockdep_assert_held(&port->lock);
+	tpio_p_sleeper_del(&port->workers, &w->node);
+	tpio_waiters_publish(port);
+	tpio_lock_work(port, 1);
+	if (w->conc)
+		atomic_inc(&port->conc.woken);
+	/*
+	 * The sleeper takes port->lock before leaving, so w stays valid
+	 * until we unlock; wake_up_process orders the store before the
+	 * sleeper's check after set_current_state.
+	 */
+	WRITE_ONCE(w->woken, true);
+	trace_tpio_wake(port, w->task);
+	wake_up_process(w->task);
+}
+
+/*
  * Wakes up to @count TPIO_IOC_WAIT sleepers, the most recent first, at
- * most TPIO_WAKE_BATCH per hold of the lock. Returns how many it woke.
+ * most TPIO_WAKE_BATCH per hold of the lock, and, with a concurrency
+ * value, only while fewer than the value run (conc.c). Returns how many
+ * it woke.
  */
 u32 tpio_wake_workers(struct tpio_port *port, u32 count)
 {
 	struct tpio_sleeper *n;
-	struct tpio_worker *w;
 	u32 woken = 0, batch;
 
 	do {
 		tpio_lock(port);
-		for (batch = 0; batch < TPIO_WAKE_BATCH && woken < count;
+		for (batch = 0; batch < TPIO_WAKE_BATCH && woken < count &&
+		     tpio_conc_admit(port);
 		     batch++, woken++) {
 			/* the most recent sleeper first */
-			n = tpio_p_sleeper_pick(&port->workers);
+			n = tpio_p_sleeper_peek(&port->workers);
 			if (!n)
 				break;
-			w = container_of(n, struct tpio_worker, node);
-			tpio_waiters_publish(port);
-			tpio_lock_work(port, 1);
-			/*
-			 * The sleeper takes port->lock before leaving, so w
-			 * stays valid until we unlock; wake_up_process orders
-			 * the store before the sleeper's check after
-			 * set_current_state.
-			 */
-			WRITE_ONCE(w->woken, true);
-			trace_tpio_wake(port, w->task);
-			wake_up_process(w->task);
+			tpio_worker_pick(port,
+					 container_of(n, struct tpio_worker, node));
 		}
 		batch = batch == TPIO_WAKE_BATCH && woken < count &&
 			port->workers.count;
@@ -368,6 +382,13 @@ static bool tpio_ring_nonempty(struct tpio_port *port)
 	return port->tail != READ_ONCE(port->shared->head);
 }
 
+/* Entries wait in the ring or the overflow FIFO. */
+bool tpio_port_has_entries(struct tpio_port *port)
+{
+	lockdep_assert_held(&port->lock);
+	return tpio_ring_nonempty(port) || port->ovf_fifo.count;
+}
+
 /*
  * Sleeps until a POST or WAKE picks @w, @abs passes, a signal comes, or
  * (with @seq) the SHARED area's wake_seq differs from *@seq. A pick that
@@ -449,22 +470,35 @@ long tpio_ioctl_wait(struct tpio_port *port, void __user *argp)
 	    (!(args.flags & TPIO_WAIT_SEQ) && args.seq))
 		return -EINVAL;
 
-	/* queue ourselves, newest first, unless there is work */
-	if (tpio_wait_fill(port) || !args.timeout) {
-		ret = tpio_ring_nonempty(port) ? 0 : -ETIMEDOUT;
-		trace_tpio_dequeue(port, ret, false);
-		tpio_unlock(port);
-		return ret;
-	}
 	w.task = current;
 	w.woken = false;
+	w.use_seq = args.flags & TPIO_WAIT_SEQ;
+	w.seq = args.seq;
+	/* an attached caller stops counting as active (conc.c) */
+	tpio_conc_wait_begin(port, &w);
+
+	/*
+	 * Queue ourselves, newest first, unless there is work that the
+	 * concurrency value lets us take.
+	 */
+	ret = tpio_wait_fill(port);
+	ret = ret && tpio_conc_admit(port);
+	if (ret || !args.timeout) {
+		ret = ret ? 0 : -ETIMEDOUT;
+		trace_tpio_dequeue(port, ret, false);
+		tpio_unlock(port);
+		tpio_conc_wait_end(port, &w);
+		return ret;
+	}
 	tpio_p_sleeper_add(&port->workers, &w.node);
 	tpio_waiters_publish(port);
 	trace_tpio_wait(port, args.timeout, args.flags);
 	tpio_unlock(port);
 
-	return tpio_worker_sleep(port, &w, tpio_abs_timeout(args.timeout, &kt),
-				 (args.flags & TPIO_WAIT_SEQ) ? &args.seq : NULL);
+	ret = tpio_worker_sleep(port, &w, tpio_abs_timeout(args.timeout, &kt),
+				w.use_seq ? &args.seq : NULL);
+	tpio_conc_wait_end(port, &w);
+	return ret;
 }
 
 /* poll() of the port fd: readable while entries wait (ring or overflow). */

@@ -8,6 +8,7 @@
 
 #include <linux/atomic.h>
 #include <linux/cache.h>
+#include <linux/irq_work.h>
 #include <linux/kref.h>
 #include <linux/ktime.h>
 #include <linux/list.h>
@@ -18,12 +19,15 @@
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include <linux/tpio.h>
 #include <tpio_port.h>
 #include <tpio_word.h>
 
 struct tpio_user;
+struct tpio_conc_reg;
+struct seq_file;
 
 /*
  * Bounds on the work done under port->lock, whatever user space does (see
@@ -74,7 +78,27 @@ struct tpio_shared {
 struct tpio_worker {
 	struct tpio_sleeper node;	/* in port->workers, port->lock */
 	struct task_struct *task;
+	struct tpio_conc_reg *conc;	/* the sleeper's attachment, or NULL */
+	u32 seq;		/* with use_seq: the wake_seq it slept with */
+	bool use_seq;		/* slept with TPIO_WAIT_SEQ */
 	bool woken;		/* set under port->lock, read with READ_ONCE */
+};
+
+/*
+ * Concurrency control of a port (conc.c). The counts are changed by the
+ * attached threads' own context switches (the preempt notifier hooks, in
+ * the scheduler: atomics only) and by their own ioctls.
+ */
+struct tpio_conc {
+	u32 value;		/* WRITE_ONCE under port->lock; 0: off */
+	u32 attached;		/* protected by port->lock */
+	u64 released;		/* protected by port->lock */
+	atomic_t active;	/* attached, running outside WAIT */
+	atomic_t blocked;	/* attached, sleeping outside WAIT */
+	atomic_t woken;		/* attached sleepers picked, not back yet */
+	atomic_t asked;		/* releases asked for by hooks, not yet tried */
+	struct irq_work iw;	/* hook -> work: the hook may not take locks */
+	struct work_struct work;	/* releases a sleeper, port->lock */
 };
 
 /*
@@ -125,6 +149,7 @@ struct tpio_port {
 	struct tpio_fifo free_fifo;	/* indexes of free_slots */
 	struct tpio_sleepers workers;	/* TPIO_IOC_WAIT sleepers, LIFO */
 	wait_queue_head_t poll_wq;	/* poll() of the port fd */
+	struct tpio_conc conc;		/* concurrency control (conc.c) */
 
 	/* protected by lock: the work of the current hold, and the most */
 	u32 lock_work;
@@ -210,6 +235,8 @@ static inline atomic64_t *tpio_word(struct tpio_port *port, u16 slot)
 }
 
 /* port.c */
+void tpio_worker_pick(struct tpio_port *port, struct tpio_worker *w);
+bool tpio_port_has_entries(struct tpio_port *port);
 bool tpio_flush_overflow(struct tpio_port *port);
 void tpio_ring_publish(struct tpio_port *port);
 u32 tpio_wake_workers(struct tpio_port *port, u32 count);
@@ -229,6 +256,19 @@ long tpio_ioctl_io_close(struct tpio_port *port, void __user *argp);
 long tpio_ioctl_drain(struct tpio_port *port, void __user *argp);
 long tpio_ioctl_wake(struct tpio_port *port, void __user *argp);
 long tpio_ioctl_io_query(struct tpio_port *port, void __user *argp);
+
+/* conc.c: concurrency control (TPIO_IOC_CONC) */
+void tpio_conc_init(struct tpio_port *port);
+void tpio_conc_release(struct tpio_port *port);
+long tpio_ioctl_conc(struct file *file, struct tpio_port *port,
+		     void __user *argp);
+bool tpio_conc_admit(struct tpio_port *port);
+void tpio_conc_wait_begin(struct tpio_port *port, struct tpio_worker *w);
+void tpio_conc_wait_end(struct tpio_port *port, struct tpio_worker *w);
+void tpio_conc_show_fdinfo(struct seq_file *m, struct tpio_port *port);
+u32 tpio_conc_features(void);
+int tpio_conc_mod_init(void);
+void tpio_conc_mod_exit(void);
 
 /* charge.c: what each user's ports pin, against max_user_mib */
 struct tpio_user *tpio_user_get(kuid_t uid);

@@ -915,6 +915,9 @@ static const unsigned long real_cmds[] = {
 	TPIO_IOC_VERSION, TPIO_IOC_SETUP, TPIO_IOC_IO_CREATE,
 	TPIO_IOC_IO_CLOSE, TPIO_IOC_POST, TPIO_IOC_WAIT, TPIO_IOC_DRAIN,
 	TPIO_IOC_WAKE, TPIO_IOC_IO_QUERY,
+	TPIO_IOC_CONC,	/* not called: attaching the fuzzer's threads is not
+			 * modelled yet, but never sent as a "bad" command
+			 */
 };
 
 static int is_real_cmd(uint32_t cmd)
@@ -947,7 +950,7 @@ static uint32_t pick_bad_cmd(struct worker *w)
 	do {
 		uint64_t x = below(w, 100);
 
-		real = (uint32_t)real_cmds[below(w, 9)];
+		real = (uint32_t)real_cmds[below(w, 9)];	/* not CONC */
 		if (x < 45)
 			cmd = _IOC(below(w, 4), TPIO_IOC_MAGIC,
 				   chance(w, 70) ? below(w, 16) : below(w, 256),

@@ -8,7 +8,8 @@
 #include "tpio_test.h"
 
 #define ALL_FEATURES (TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | TPIO_FEAT_XPROC_POST | \
-		      TPIO_FEAT_WAIT_SEQ | TPIO_FEAT_POLL)
+		      TPIO_FEAT_WAIT_SEQ | TPIO_FEAT_POLL | \
+		      TPIO_FEAT_CONC)
 
 TEST(version)
 {

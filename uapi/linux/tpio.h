@@ -40,6 +40,7 @@
 #define TPIO_FEAT_XPROC_POST	0x4U	/* POST from any fd holder */
 #define TPIO_FEAT_WAIT_SEQ	0x8U	/* waiters, wake_seq, TPIO_WAIT_SEQ */
 #define TPIO_FEAT_POLL		0x10U	/* poll(): POLLIN while entries wait */
+#define TPIO_FEAT_CONC		0x20U	/* TPIO_IOC_CONC: concurrency control */
 
 /*
  * The state word: one __u64 per object slot in the shared region, updated
@@ -202,6 +203,37 @@ struct tpio_io_query_args {
 	__u64 reserved;		/* in: must be zero */
 };
 
+/*
+ * Concurrency control (TPIO_FEAT_CONC). A worker thread ATTACHes itself to
+ * a port; from then on the kernel counts it, at its own context switches:
+ * active while it runs outside TPIO_IOC_WAIT, blocked while it sleeps
+ * outside TPIO_IOC_WAIT, neither while in TPIO_IOC_WAIT. With a value set
+ * (TPIO_CONC_SET, 1..TPIO_CONC_MAX), POST and WAKE(WORKERS) pick a sleeper
+ * only while active + woken < value, and an attached worker whose block
+ * drops the count below the value releases one sleeper (the newest) if
+ * completions wait. Every op returns the counts (out fields).
+ */
+#define TPIO_CONC_ATTACH	1	/* attach the calling thread */
+#define TPIO_CONC_DETACH	2	/* detach the calling thread */
+#define TPIO_CONC_SET		3	/* set the port's value (0: off) */
+#define TPIO_CONC_QUERY		4	/* only read the counts */
+#define TPIO_CONC_MAX		1024	/* the largest value */
+#define TPIO_CONC_WORKERS_MAX	1024	/* attached threads per port */
+#define TPIO_CONC_TASK_MAX	4	/* ports a thread may be attached to */
+
+struct tpio_conc_args {
+	__u32 op;		/* in: TPIO_CONC_* */
+	__u32 value;		/* in: with TPIO_CONC_SET, else 0;
+				 * out: the port's value (0: off)
+				 */
+	__u32 attached;		/* out: attached threads */
+	__u32 active;		/* out: attached, running outside WAIT */
+	__u32 blocked;		/* out: attached, sleeping outside WAIT */
+	__u32 woken;		/* out: attached sleepers picked, not back */
+	__u64 released;		/* out: sleepers released by blocks, total */
+	__u64 reserved;		/* in: must be zero */
+};
+
 #define TPIO_IOC_MAGIC		0xC1
 
 #define TPIO_IOC_VERSION	_IOWR(TPIO_IOC_MAGIC, 0x00, struct tpio_version_args)
@@ -213,5 +245,6 @@ struct tpio_io_query_args {
 #define TPIO_IOC_DRAIN		_IOW(TPIO_IOC_MAGIC, 0x06, struct tpio_drain_args)
 #define TPIO_IOC_WAKE		_IOW(TPIO_IOC_MAGIC, 0x07, struct tpio_wake_args)
 #define TPIO_IOC_IO_QUERY	_IOWR(TPIO_IOC_MAGIC, 0x08, struct tpio_io_query_args)
+#define TPIO_IOC_CONC		_IOWR(TPIO_IOC_MAGIC, 0x09, struct tpio_conc_args)
 
 #endif /* _UAPI_LINUX_TPIO_H */
