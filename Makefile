@@ -94,6 +94,8 @@ help:
 	@echo "make install-lib  libtpio, tpio.h, linux/tpio.h, tpio.pc, man pages (3)"
 	@echo "make install-tools tpiostat into BINDIR=$(PREFIX)/bin"
 	@echo "                into PREFIX=$(PREFIX) (no kernel needed)"
+	@echo "make deb        Debian packages tpio-dkms, libtpio0, libtpio-dev (build/deb/)"
+	@echo "make deb-test   install them in a fresh Debian root, DKMS, modprobe in the VM"
 	@echo "make checkpatch kernel style check of the module and the ABI headers"
 	@echo "make clean      remove build outputs"
 	@echo "make distclean  remove build/ entirely (the kernel cache stays:"
