@@ -64,8 +64,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	f[8].k = SECCOMP_RET_ERRNO | err;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
-	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog)) {
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		perror("no-uring: prctl");
+		return 2;
+	}
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog)) {
+		/*
+		 * A kernel built without seccomp filters (our debug kernel)
+		 * cannot block io_uring this way: the command is skipped,
+		 * with the reason, rather than run on io_uring.
+		 */
+		if (errno == ENOSYS || errno == EINVAL) {
+			printf("1..0 # SKIP no-uring: this kernel has no seccomp filters (%s)\n",
+			       strerror(errno));
+			return 4;
+		}
 		perror("no-uring: seccomp");
 		return 2;
 	}
