@@ -24,6 +24,10 @@ TPIO_HIDDEN int tpio_group_valid(PTP_CLEANUP_GROUP g);
 
 /* ---- callback environments (threadpool_io.c) ---- */
 TPIO_HIDDEN DWORD tpio_env_check(PTP_CALLBACK_ENVIRON e);
+/* the pool and callback settings an environment gives an object */
+TPIO_HIDDEN DWORD tpio_env_params(PTP_CALLBACK_ENVIRON pcbe,
+				  struct tpio_io_params *p,
+				  struct _TP_POOL **pool);
 
 /*
  * Work items, timers and waits (threadpool_obj.c): an engine object of

@@ -41,6 +41,35 @@ DWORD tpio_env_check(PTP_CALLBACK_ENVIRON e)
 	return 0;
 }
 
+/*
+ * What a callback environment gives every object made with it: the pool
+ * (the default one when it names none) and the callback settings in @p.
+ * 0, or the Win32 error that fails the creation.
+ */
+DWORD tpio_env_params(PTP_CALLBACK_ENVIRON pcbe, struct tpio_io_params *p,
+		      struct _TP_POOL **pool)
+{
+	DWORD err = tpio_env_check(pcbe);
+	int ret;
+
+	if (err)
+		return err;
+	if (pcbe && pcbe->Pool) {
+		*pool = pcbe->Pool;
+	} else {
+		ret = tpio_default_pool(pool);
+		if (ret)
+			return tpio_pool_error(ret);
+	}
+	p->prio = pcbe && pcbe->Version >= 3 ? pcbe->CallbackPriority :
+		  TP_CALLBACK_PRIORITY_NORMAL;
+	p->long_function = pcbe ? pcbe->u.s.LongFunction : 0;
+	p->persistent = pcbe ? pcbe->u.s.Persistent : 0;
+	p->finalization = pcbe ? pcbe->FinalizationCallback : NULL;
+	p->cancel_cb = pcbe ? pcbe->CleanupGroupCancelCallback : NULL;
+	return 0;
+}
+
 PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
 			  PTP_CALLBACK_ENVIRON pcbe)
 {
@@ -63,30 +92,15 @@ PTP_IO CreateThreadpoolIo(HANDLE fl, PTP_WIN32_IO_CALLBACK pfnio, PVOID pv,
 		SetLastError(ERROR_INVALID_PARAMETER);
 		return NULL;
 	}
-	err = tpio_env_check(pcbe);
+	err = tpio_env_params(pcbe, &p, &pool);
 	if (err) {
 		SetLastError(err);
 		return NULL;
-	}
-	if (pcbe && pcbe->Pool) {
-		pool = pcbe->Pool;
-	} else {
-		ret = tpio_default_pool(&pool);
-		if (ret) {
-			SetLastError(tpio_pool_error(ret));
-			return NULL;
-		}
 	}
 	p.cb = pfnio;
 	p.ctx = pv;
 	p.kind = TPIO_OBJ_IO;
 	p.ucb = NULL;
-	p.prio = pcbe && pcbe->Version >= 3 ? pcbe->CallbackPriority :
-		 TP_CALLBACK_PRIORITY_NORMAL;
-	p.long_function = pcbe ? pcbe->u.s.LongFunction : 0;
-	p.persistent = pcbe ? pcbe->u.s.Persistent : 0;
-	p.finalization = pcbe ? pcbe->FinalizationCallback : NULL;
-	p.cancel_cb = pcbe ? pcbe->CleanupGroupCancelCallback : NULL;
 	ret = tpio_io_create(pool, fd, &p, &io);
 	if (ret) {
 		SetLastError(ret == -EBUSY || ret == -EINVAL ?

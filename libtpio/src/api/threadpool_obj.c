@@ -32,30 +32,15 @@ struct _TP_IO *tpio_obj_create(int kind, PTP_WIN32_IO_CALLBACK tramp,
 		SetLastError(ERROR_INVALID_PARAMETER);
 		return NULL;
 	}
-	err = tpio_env_check(pcbe);
+	err = tpio_env_params(pcbe, &p, &pool);
 	if (err) {
 		SetLastError(err);
 		return NULL;
-	}
-	if (pcbe && pcbe->Pool) {
-		pool = pcbe->Pool;
-	} else {
-		ret = tpio_default_pool(&pool);
-		if (ret) {
-			SetLastError(tpio_pool_error(ret));
-			return NULL;
-		}
 	}
 	p.cb = tramp;
 	p.ctx = pv;
 	p.kind = (uint8_t)kind;
 	p.ucb = ucb;
-	p.prio = pcbe && pcbe->Version >= 3 ? pcbe->CallbackPriority :
-		 TP_CALLBACK_PRIORITY_NORMAL;
-	p.long_function = pcbe ? pcbe->u.s.LongFunction : 0;
-	p.persistent = pcbe ? pcbe->u.s.Persistent : 0;
-	p.finalization = pcbe ? pcbe->FinalizationCallback : NULL;
-	p.cancel_cb = pcbe ? pcbe->CleanupGroupCancelCallback : NULL;
 	ret = tpio_io_create(pool, -1, &p, &io);
 	if (ret) {
 		SetLastError(ret == -EINVAL ? ERROR_INVALID_PARAMETER :
