@@ -355,3 +355,124 @@ TEST_F(tp, timer_many)
 	}
 	EXPECT_EQ(0, total);
 }
+
+/*
+ * A pool closed the moment a callback queued by a thread that is not one
+ * of its workers (the timer thread, a SetEvent, a SubmitThreadpoolWork)
+ * has closed its object: the poster may still be waking a worker of that
+ * pool, and the pool must outlive it (under ASan or TSan a use after free
+ * here is a report). Many short rounds make the window likely.
+ */
+enum { POSTER_TIMER, POSTER_EVENT, POSTER_SUBMIT };
+
+struct close_race {
+	atomic_int done;
+	int kind;
+	PTP_TIMER timer;
+	PTP_WAIT wait;
+	PTP_WORK work;
+	HANDLE ev;
+};
+
+static VOID CALLBACK race_timer_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx,
+				   PTP_TIMER t)
+{
+	struct close_race *r = ctx;
+
+	(void)inst;
+	CloseThreadpoolTimer(t);
+	atomic_store(&r->done, 1);
+}
+
+static VOID CALLBACK race_wait_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx,
+				  PTP_WAIT w, TP_WAIT_RESULT res)
+{
+	struct close_race *r = ctx;
+
+	(void)inst;
+	(void)res;
+	CloseThreadpoolWait(w);
+	atomic_store(&r->done, 1);
+}
+
+static VOID CALLBACK race_work_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx,
+				  PTP_WORK w)
+{
+	struct close_race *r = ctx;
+
+	(void)inst;
+	CloseThreadpoolWork(w);
+	atomic_store(&r->done, 1);
+}
+
+static void race_poster(void *arg)
+{
+	struct close_race *r = arg;
+
+	if (r->kind == POSTER_EVENT)
+		SetEvent(r->ev);
+	else
+		SubmitThreadpoolWork(r->work);
+}
+
+static void pool_close_race(struct __test_metadata *_metadata, int kind)
+{
+	enum { ROUNDS = 150 };
+	int i;
+
+	for (i = 0; i < ROUNDS; i++) {
+		static struct close_race r;
+		TP_CALLBACK_ENVIRON env;
+		PTP_POOL pool = CreateThreadpool(NULL);
+		struct bg b = { 0 };
+		FILETIME ft;
+
+		ASSERT_NE(NULL, pool);
+		memset(&r, 0, sizeof(r));
+		r.kind = kind;
+		InitializeThreadpoolEnvironment(&env);
+		SetThreadpoolCallbackPool(&env, pool);
+		if (kind == POSTER_TIMER) {
+			r.timer = CreateThreadpoolTimer(race_timer_cb, &r, &env);
+			ASSERT_NE(NULL, r.timer);
+			ft_set(&ft, 0);
+			SetThreadpoolTimer(r.timer, &ft, 0, 0);
+		} else if (kind == POSTER_EVENT) {
+			r.ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+			ASSERT_NE(NULL, r.ev);
+			r.wait = CreateThreadpoolWait(race_wait_cb, &r, &env);
+			ASSERT_NE(NULL, r.wait);
+			SetThreadpoolWait(r.wait, r.ev, NULL);
+			ASSERT_TRUE(bg_start(&b, race_poster, &r));
+		} else {
+			r.work = CreateThreadpoolWork(race_work_cb, &r, &env);
+			ASSERT_NE(NULL, r.work);
+			ASSERT_TRUE(bg_start(&b, race_poster, &r));
+		}
+		while (!atomic_load(&r.done))
+			sched_yield();
+		/* at once: the poster may still be inside its post */
+		CloseThreadpool(pool);
+		DestroyThreadpoolEnvironment(&env);
+		if (b.started)
+			ASSERT_EQ(0, bg_join(&b, RELEASED_MS));
+		if (r.ev)
+			CloseHandle(r.ev);
+		ASSERT_TRUE(wait_io_count(0, RELEASED_MS));
+	}
+}
+
+TEST_F(tp, pool_closed_right_after_a_timer_callback)
+{
+	pool_close_race(_metadata, POSTER_TIMER);
+}
+
+TEST_F(tp, pool_closed_right_after_a_wait_callback)
+{
+	pool_close_race(_metadata, POSTER_EVENT);
+}
+
+TEST_F(tp, pool_closed_right_after_a_submitted_callback)
+{
+	pool_close_race(_metadata, POSTER_SUBMIT);
+}

@@ -245,8 +245,9 @@ static int queue_entry(struct _TP_POOL *pool, struct _TP_IO *io,
 	return 0;
 }
 
-int tpio_complete(const struct tpio_target *t, __u64 overlapped,
-		  DWORD status, ULONG_PTR bytes, struct tpio_batch *batch)
+static int complete_pool(const struct tpio_target *t, __u64 overlapped,
+			 DWORD status, ULONG_PTR bytes,
+			 struct tpio_batch *batch)
 {
 	struct _TP_POOL *pool = t->pool;
 	uint32_t slot = TPIO_IO_SLOT(t->handle);
@@ -254,9 +255,6 @@ int tpio_complete(const struct tpio_target *t, __u64 overlapped,
 	struct tpio_cqe c;
 	__u64 next = 0;
 
-	if (!pool)	/* a completion port's, or no port completion */
-		return t->iocp ? tpio_iocp_deliver(t, overlapped, status,
-						   bytes) : 0;
 	if (slot >= pool->port.r.max_objects)
 		goto slow;
 	if (!tpio_word_arrive(&pool->port.r.words[slot], t->epoch, &next))
@@ -282,6 +280,33 @@ slow:
 		tpio_complete_flush(batch);
 	batch->slow[batch->nslow++] = sc;
 	return 0;
+}
+
+/*
+ * One completion for @t. The caller holds a pending count of the object,
+ * which keeps it, and so its pool, alive until the entry is queued; from
+ * then on its callback may run, close the object, and CloseThreadpool may
+ * end the pool while this thread is still waking a worker of it. So a
+ * thread that is not the pool's own engine (@batch NULL: the timer
+ * thread, a SetEvent, a submission, an overlapped call) counts itself in
+ * pool->posting for the whole call, and the pool's destruction waits
+ * until nobody does (tpio_pool_destroy).
+ */
+int tpio_complete(const struct tpio_target *t, __u64 overlapped,
+		  DWORD status, ULONG_PTR bytes, struct tpio_batch *batch)
+{
+	struct _TP_POOL *pool = t->pool;
+	int ret;
+
+	if (!pool)	/* a completion port's, or no port completion */
+		return t->iocp ? tpio_iocp_deliver(t, overlapped, status,
+						   bytes) : 0;
+	if (batch)
+		return complete_pool(t, overlapped, status, bytes, batch);
+	atomic_fetch_add(&pool->posting, 1);
+	ret = complete_pool(t, overlapped, status, bytes, NULL);
+	atomic_fetch_sub(&pool->posting, 1);	/* last touch of the pool */
+	return ret;
 }
 
 /* The slow completions of a batch in as few POSTs as fit; then wake. */

@@ -213,6 +213,7 @@ struct _TP_POOL {
 	_Atomic uint32_t woken;		/* wakes issued, not yet claimed */
 	_Atomic uint32_t grants;	/* the stall detector's extra admissions */
 	_Atomic uint32_t cb_begun;	/* callbacks begun, ever */
+	_Atomic uint32_t posting;	/* threads inside tpio_complete */
 	_Atomic int leader;		/* an idle worker holds the engine */
 	_Atomic int leader_asleep;	/* ... and waits in io_uring_enter() */
 	_Atomic int watch;		/* the stall detector should look */

@@ -22,6 +22,7 @@
  * with each the ops through which pool.c reaches the files above it.
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,8 +382,12 @@ int tpio_pool_create(int is_default, struct _TP_POOL **out)
 /* No worker runs and no object is left: free everything. */
 void tpio_pool_destroy(struct _TP_POOL *pool)
 {
-	struct tpio_engine *e = atomic_load(&pool->eng);
+	struct tpio_engine *e;
 
+	/* a poster may still be waking a worker (tpio_complete): briefly */
+	while (atomic_load(&pool->posting))
+		sched_yield();
+	e = atomic_load(&pool->eng);
 	tpio_stall_unregister(pool);
 	tpio_stats_unregister(pool);
 	pool->magic = 0;

@@ -24,6 +24,7 @@ struct kport {
 	size_t ring_size;
 	void *shared;
 	size_t shared_size;
+	uint32_t features;		/* TPIO_FEAT_* of the module */
 };
 
 static struct kport *K(struct tpio_port *p)
@@ -74,6 +75,7 @@ int tpio_kmod_probe(char *why, size_t len)
 static int k_setup(struct tpio_port *port, uint32_t ring_entries,
 		   uint32_t max_objects)
 {
+	struct tpio_version_args v;
 	struct tpio_setup_args a;
 	struct kport *k = calloc(1, sizeof(*k));
 	const uint32_t *magic;
@@ -87,6 +89,9 @@ static int k_setup(struct tpio_port *port, uint32_t ring_entries,
 		free(k);
 		return ret;
 	}
+	memset(&v, 0, sizeof(v));
+	if (!kioctl(k->fd, TPIO_IOC_VERSION, &v))
+		k->features = v.features;
 	memset(&a, 0, sizeof(a));
 	a.ring_entries = ring_entries;
 	a.max_objects = max_objects;
@@ -154,6 +159,7 @@ int tpio_kmod_attach(struct tpio_port *port, int fd, uint32_t *first_io)
 		free(k);
 		return ret;
 	}
+	k->features = v.features;
 	memset(&port->r, 0, sizeof(port->r));
 	port->t = &tpio_transport_kmod;
 	port->priv = k;
@@ -265,9 +271,22 @@ static int k_poll_fd(struct tpio_port *port)
 	return K(port)->fd;
 }
 
+static int k_conc(struct tpio_port *port, struct tpio_conc_args *a)
+{
+	int ret;
+
+	if (!(K(port)->features & TPIO_FEAT_CONC))
+		return -EOPNOTSUPP;
+	a->reserved = 0;
+	ret = kioctl(K(port)->fd, TPIO_IOC_CONC, a);
+	/* a module built without preempt notifiers refuses the command */
+	return ret == -ENOTTY ? -EOPNOTSUPP : ret;
+}
+
 const struct tpio_transport tpio_transport_kmod = {
 	.name = "kmod",
 	.poll_fd = k_poll_fd,
+	.conc = k_conc,
 	.post_wakes = 1,
 	.setup = k_setup,
 	.destroy = k_destroy,

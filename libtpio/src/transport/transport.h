@@ -60,6 +60,12 @@ struct tpio_transport {
 	int (*wake_workers)(struct tpio_port *port, uint32_t count);
 	/* the fd the I/O engine polls for posts from elsewhere, or -1 */
 	int (*poll_fd)(struct tpio_port *port);
+	/*
+	 * Concurrency control (TPIO_IOC_CONC) for the calling thread or the
+	 * port: @a->op and @a->value in, the counts out; -EOPNOTSUPP where
+	 * the transport has none (user, or a module without TPIO_FEAT_CONC).
+	 */
+	int (*conc)(struct tpio_port *port, struct tpio_conc_args *a);
 	/* post() wakes worker_wait sleepers itself (the kernel does) */
 	int post_wakes;
 };

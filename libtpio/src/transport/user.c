@@ -575,9 +575,18 @@ static int u_poll_fd(struct tpio_port *port)
 	return -1;
 }
 
+/* no kernel to see a thread block: the stall detector does instead */
+static int u_conc(struct tpio_port *port, struct tpio_conc_args *a)
+{
+	(void)port;
+	(void)a;
+	return -EOPNOTSUPP;
+}
+
 const struct tpio_transport tpio_transport_user = {
 	.name = "user",
 	.poll_fd = u_poll_fd,
+	.conc = u_conc,
 	.setup = u_setup,
 	.destroy = u_destroy,
 	.io_create = u_io_create,
