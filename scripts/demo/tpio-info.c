@@ -22,6 +22,9 @@ static const struct {
 	{ TPIO_FEAT_RING, "ring" },
 	{ TPIO_FEAT_OVERFLOW, "overflow" },
 	{ TPIO_FEAT_XPROC_POST, "xproc-post" },
+	{ TPIO_FEAT_WAIT_SEQ, "wait-seq" },
+	{ TPIO_FEAT_POLL, "poll" },
+	{ TPIO_FEAT_CONC, "conc" },
 };
 
 int main(int argc, char **argv)
