@@ -220,9 +220,11 @@ BINDIR ?= $(PREFIX)/bin
 
 install-tools: tools
 	install -D -m 755 $(TPIOSTAT) $(DESTDIR)$(BINDIR)/tpiostat
+	install -D -m 644 $(TOP)/man/man1/tpiostat.1 \
+		$(DESTDIR)$(MANDIR)/man1/tpiostat.1
 
 uninstall-tools:
-	rm -f $(DESTDIR)$(BINDIR)/tpiostat
+	rm -f $(DESTDIR)$(BINDIR)/tpiostat $(DESTDIR)$(MANDIR)/man1/tpiostat.1
 
 install-lib:
 	$(MAKE) -C $(TOP)/libtpio install
