@@ -146,8 +146,10 @@ static int snap_take(struct snap *s)
 	s->n = 0;
 	s->ok = 1;
 	d = opendir("/proc/self/task");
-	if (!d)
+	if (!d) {
+		s->ok = 0;
 		return -1;
+	}
 	while ((e = readdir(d))) {
 		unsigned long long run, wait;
 		char path[64];
