@@ -501,6 +501,8 @@ FDW_TEST(wait_fd_times_out)
 	ASSERT_TRUE(wait_count(&p.done, 1, RELEASED_MS));
 	EXPECT_GE(now_ms() - t0, 49);
 	EXPECT_EQ(WAIT_TIMEOUT, p.result[0]);
+	/* the request of the setting that timed out went with it */
+	EXPECT_TRUE(fdw_requests_gone());
 	put_byte(self->pfd[1]);
 	sleep_ms(STILL_BLOCKED_MS);
 	EXPECT_EQ(1, atomic_load(&p.calls));

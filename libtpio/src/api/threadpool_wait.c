@@ -33,9 +33,11 @@ static pthread_mutex_t waits_mu = PTHREAD_MUTEX_INITIALIZER;
  * One setting's readiness request on an fd. Shared by the setting
  * (io->w_fd, until the setting is stopped) and the engine's request (until
  * it ends, which it always does: readiness, an error, or the cancel that
- * stopping the setting sends): two references. fdw_mu protects io->w_fd
- * and live, and is held from the claim to the queued callback, so that a
- * stop that took it knows no late readiness is still posting.
+ * stopping the setting sends): two references. A setting that timed out
+ * drops its request when its callback starts. fdw_mu protects live and
+ * the changes of io->w_fd (an atomic: the trampoline peeks at it), and is
+ * held from the claim to the queued callback, so that a stop that took it
+ * knows no late readiness is still posting.
  */
 struct fdw {
 	struct _TP_IO *io;
@@ -47,12 +49,24 @@ struct fdw {
 
 static pthread_mutex_t fdw_mu = PTHREAD_MUTEX_INITIALIZER;
 
+static void fdw_stop_timed_out(struct _TP_IO *io);
+
 static VOID CALLBACK wait_tramp(PTP_CALLBACK_INSTANCE inst, PVOID ctx,
 				PVOID ov, ULONG status, ULONG_PTR bytes,
 				PTP_IO io)
 {
 	(void)ov;
 	(void)bytes;
+	if (status == WAIT_TIMEOUT && atomic_load(&io->w_fd)) {
+		/*
+		 * A setting on an fd timed out: its readiness request goes now,
+		 * unless a new setting already replaced it (w_fd is read again
+		 * under the locks; the hint above costs the other waits nothing).
+		 */
+		pthread_mutex_lock(&waits_mu);
+		fdw_stop_timed_out(io);
+		pthread_mutex_unlock(&waits_mu);
+	}
 	((PTP_WAIT_CALLBACK)io->ucb)(inst, ctx, (PTP_WAIT)io, status);
 }
 
@@ -154,7 +168,7 @@ static int fdw_start(struct _TP_IO *io, int fd, const char *fn)
 	t->live = 1;
 	atomic_init(&t->refs, 2);
 	pthread_mutex_lock(&fdw_mu);
-	io->w_fd = t;
+	atomic_store(&io->w_fd, t);
 	pthread_mutex_unlock(&fdw_mu);
 	memset(&r, 0, sizeof(r));
 	r.fd = fd;
@@ -170,7 +184,7 @@ static int fdw_start(struct _TP_IO *io, int fd, const char *fn)
 		tpio_warn("%s(%p): fd %d cannot be watched (%s); ignored", fn,
 			  (void *)io, fd, strerror(-ret));
 		pthread_mutex_lock(&fdw_mu);
-		io->w_fd = NULL;
+		atomic_store(&io->w_fd, NULL);
 		t->live = 0;
 		pthread_mutex_unlock(&fdw_mu);
 		free(t);
@@ -189,8 +203,7 @@ static void fdw_stop(struct _TP_IO *io)
 	struct fdw *t;
 
 	pthread_mutex_lock(&fdw_mu);
-	t = io->w_fd;
-	io->w_fd = NULL;
+	t = atomic_exchange(&io->w_fd, NULL);
 	if (t)
 		t->live = 0;
 	pthread_mutex_unlock(&fdw_mu);
@@ -199,6 +212,20 @@ static void fdw_stop(struct _TP_IO *io)
 	/* it may have ended already: then this matches nothing */
 	tpio_engine_cancel(t->fd, (LPOVERLAPPED)t, 0);
 	fdw_put(t);
+}
+
+/* waits_mu held: drop the request of a setting that timed out, if current */
+static void fdw_stop_timed_out(struct _TP_IO *io)
+{
+	struct fdw *t;
+	int over;
+
+	pthread_mutex_lock(&fdw_mu);
+	t = atomic_load(&io->w_fd);
+	over = t && atomic_load(&io->w_state) == (t->st & ~1U);
+	pthread_mutex_unlock(&fdw_mu);
+	if (over)
+		fdw_stop(io);
 }
 
 /* waits_mu held: stop waiting; whether the wait was set */

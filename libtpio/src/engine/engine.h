@@ -291,8 +291,9 @@ struct _TP_IO {
 	_Atomic uint32_t w_state;	/* generation << 1 | 1 while armed */
 	struct tpio_link w_link;	/* the waited object's watchers */
 	void *w_obj;			/* that object, referenced, or NULL */
-	void *w_fd;			/* a setting's readiness request on an
-					 * fd handle, or NULL (fdw_mu) */
+	void *_Atomic w_fd;		/* a setting's readiness request on an
+					 * fd handle, or NULL (set under the
+					 * API's fdw_mu) */
 	struct tpio_snode free_node;	/* slab free list */
 };
 
