@@ -497,8 +497,15 @@ TPIO_API PTP_WAIT CreateThreadpoolWait(PTP_WAIT_CALLBACK pfnwa, PVOID pv,
  * previous one; @h NULL stops waiting (queued callbacks still run).
  * [T] A mutex satisfies the wait while nobody owns it and is not taken
  * (Windows gives it to a hidden wait thread that can never release it).
- * [T] A handle that is no event, semaphore or mutex (a closed one, an fd
- * handle) is ignored: no callback (diagnostic with TPIO_DEBUG=1). The
+ * Linux extension: @h may be an fd handle (tpio_handle_from_fd: a pipe,
+ * FIFO, socket, eventfd, terminal...): the callback is queued with
+ * WAIT_OBJECT_0 once the fd is readable (poll's POLLIN, now or later;
+ * nothing is read), [T] also at hang-up or an error condition (a read
+ * would not block); [T] a regular file or directory is always readable: at
+ * once. One-shot as for events. [T] CancelIo and CancelIoEx without an
+ * OVERLAPPED do not stop it.
+ * [T] A handle that is no event, semaphore or mutex nor an open fd (a
+ * closed one) is ignored: no callback (diagnostic with TPIO_DEBUG=1). The
  * handle must stay open while the wait is set.
  */
 TPIO_API VOID SetThreadpoolWait(PTP_WAIT pwa, HANDLE h, PFILETIME pftTimeout)

@@ -291,6 +291,9 @@ struct _TP_IO {
 	_Atomic uint32_t w_state;	/* generation << 1 | 1 while armed */
 	struct tpio_link w_link;	/* the waited object's watchers */
 	void *w_obj;			/* that object, referenced, or NULL */
+	void *_Atomic w_fd;		/* a setting's readiness request on an
+					 * fd handle, or NULL (set under the
+					 * API's fdw_mu) */
 	struct tpio_snode free_node;	/* slab free list */
 };
 
@@ -542,6 +545,12 @@ struct tpio_io_req {
 };
 
 #define TPIO_STATUS_PENDING	0x103	/* OVERLAPPED.Internal while pending */
+/*
+ * tpio_io_req.tid of a thread-pool wait's readiness request on an fd (no
+ * thread has that id): CancelIo and CancelIoEx without an OVERLAPPED do
+ * not match it, only a cancel that names its ov does.
+ */
+#define TPIO_TID_WAIT		0xffffffffU
 
 /* per-fd state of the I/O family (fd_table.c): found without a lock */
 struct tpio_op;

@@ -718,7 +718,8 @@ static int cancel_matches(const struct ep_op *op, void *arg)
 {
 	const struct cancel_match *m = arg;
 
-	return (!m->ov || op->r.ov == m->ov) && (!m->tid || op->r.tid == m->tid);
+	return (!m->ov || op->r.ov == m->ov) && (!m->tid || op->r.tid == m->tid) &&
+	       (m->ov || op->r.tid != TPIO_TID_WAIT);
 }
 
 /*

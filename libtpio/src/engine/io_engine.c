@@ -1345,7 +1345,8 @@ static void cancel_one(struct tpio_op *op, uint32_t gen, void *arg)
 
 	if (atomic_load(&op->key_fd) != m->fd ||
 	    (m->ov && atomic_load(&op->key_ov) != m->ov) ||
-	    (m->tid && atomic_load(&op->key_tid) != m->tid))
+	    (m->tid && atomic_load(&op->key_tid) != m->tid) ||
+	    (!m->ov && atomic_load(&op->key_tid) == TPIO_TID_WAIT))
 		return;
 	/* still the same operation, live */
 	if (atomic_load(&op->state) != OS_LIVE ||

@@ -73,6 +73,7 @@ static struct _TP_IO *io_alloc(void)
 	atomic_store(&io->w_state, 0);
 	tpio_link_init(&io->w_link);
 	io->w_obj = NULL;
+	atomic_store(&io->w_fd, NULL);
 	io->free_node.next = NULL;
 	atomic_store(&io->parked, 0);
 	atomic_flag_clear(&io->park_lock);
