@@ -140,12 +140,23 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 		pool->mon_armed = 1;
 		return 1;
 	}
-	/* nothing began for a whole tick while work waited */
+	/*
+	 * Nothing began for a whole tick while work waited. With the
+	 * kernel's counts, that is a stall only if they leave room: callbacks
+	 * that run (rather than block) the value's worth are left alone, and
+	 * the worker woken below takes its place by the same counts (no
+	 * grant). Its kernel release found no sleeper: one is woken or started.
+	 */
+	if (pool->kconc && !tpio_conc_room(pool)) {
+		pool->mon_cb = cb;
+		return 1;
+	}
 	steal_local(pool);
 	if (unled)
 		reap_unled(pool);
 	/* one more worker may run, whatever the concurrency value says */
-	atomic_fetch_add(&pool->grants, 1);
+	if (!pool->kconc)
+		atomic_fetch_add(&pool->grants, 1);
 	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
 	if (!tpio_pool_wake_one(pool))
 		tpio_spawn(pool);

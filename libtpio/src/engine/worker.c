@@ -89,14 +89,55 @@ static int admitted(struct _TP_POOL *pool, struct tpio_worker *self, int use)
 	return 1;
 }
 
+/*
+ * The library's count is full but the kernel's leaves room (callbacks
+ * counted in pool->running are blocked): take a place beyond the count.
+ * Two workers that ask at once may both get one; the one above the value
+ * gives it back after its callback (conc_over).
+ */
+static int conc_admitted(struct _TP_POOL *pool, struct tpio_worker *self,
+			 int kroom)
+{
+	if (!kroom)
+		return 0;
+	set_active(pool, self, 1);
+	atomic_fetch_add_explicit(&pool->conc_admits, 1, memory_order_relaxed);
+	return 1;
+}
+
+/*
+ * After a callback, above the library's count: if the kernel counts the
+ * value's worth running without this worker (a blocked callback woke up),
+ * it gives its place back rather than take more work, so that a blocker
+ * that wakes does not keep the pool above the value. A system call, only
+ * while the pool runs above its count.
+ */
+static int conc_over(struct _TP_POOL *pool, struct tpio_worker *self)
+{
+	struct tpio_conc_args a;
+
+	if (!pool->kconc || !self->active ||
+	    atomic_load(&pool->running) <= pool->concurrency ||
+	    tpio_conc_query(pool, &a) || !a.value)
+		return 0;
+	/* this worker is in active (attached, running) */
+	if (a.active + a.woken <= a.value)
+		return 0;
+	set_active(pool, self, 0);
+	atomic_fetch_add_explicit(&pool->conc_yields, 1, memory_order_relaxed);
+	return 1;
+}
+
 /* An entry of the shared scheduler (or the port's ring), begun. */
 static int take_shared(struct _TP_POOL *pool, struct tpio_worker *self,
 		       struct tpio_cqe *c)
 {
-	int was_active = self->active, ok = 0;
+	int was_active = self->active, ok = 0, kroom = 0;
 
-	if ((!atomic_load(&pool->sched_count) && !tpio_ring_nonempty(pool)) ||
-	    !admitted(pool, self, 0))
+	if (!atomic_load(&pool->sched_count) && !tpio_ring_nonempty(pool))
+		return 0;
+	/* refused by the library's count: the kernel may see blocked ones */
+	if (!admitted(pool, self, 0) && !(kroom = tpio_conc_room(pool)))
 		return 0;
 	pthread_mutex_lock(&pool->mu);
 	tpio_pull_ring(pool);
@@ -104,7 +145,8 @@ static int take_shared(struct _TP_POOL *pool, struct tpio_worker *self,
 	 * The place is taken under the lock, once an entry is there: a
 	 * worker that lost the entry to another never counts as running.
 	 */
-	if (atomic_load(&pool->sched_count) && admitted(pool, self, 1)) {
+	if (atomic_load(&pool->sched_count) &&
+	    (admitted(pool, self, 1) || conc_admitted(pool, self, kroom))) {
 		ok = tpio_pick(pool, c);
 		/* only stale entries were left: give the place back */
 		if (!ok && !was_active)
@@ -139,6 +181,8 @@ static void run_callback(struct _TP_POOL *pool, struct tpio_worker *self,
 	if (inst.on_return)
 		inst.on_return(&inst);
 	tpio_io_end(io, inst.associated);
+	/* CallbackMayRunLong took it out of the counts: back in, idle */
+	tpio_conc_long_end(pool, self);
 }
 
 /* CloseThreadpool sets it under pool->mu; idle workers look without. */
@@ -310,6 +354,8 @@ static void worker_exit(struct _TP_POOL *pool, struct tpio_worker *self)
 {
 	int last;
 
+	/* before the pool (and its port) can go */
+	tpio_conc_detach(pool, self);
 	tpio_worker_unlink(pool, self);
 	last = !pool->threads;
 	/* a deferred CloseThreadpool: the last worker frees the pool */
@@ -337,9 +383,11 @@ void *tpio_worker_main(void *arg)
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	tpio_self = self;
+	if (pool->kconc)
+		tpio_conc_attach(pool, self);
 	for (;;) {
 		if (take_local(pool, self, &c) ||
-		    take_shared(pool, self, &c)) {
+		    (!conc_over(pool, self) && take_shared(pool, self, &c))) {
 			set_active(pool, self, 1);
 			timed_out = 0;
 			run_callback(pool, self, &c);
