@@ -4,13 +4,15 @@
  * stalls"). NT's rule leaves work waiting while the concurrency value's
  * worth of callbacks run, and a worker keeps the completion it posted for
  * itself: if such a callback then blocks, that work would wait for it.
- * Until the kernel can tell a blocked callback from a running one, the
- * service thread looks every TPIO_STALL_US (1 ms) at the pools that asked
+ * Where the kernel cannot tell a blocked callback from a running one (the
+ * user backend, a module without TPIO_FEAT_CONC), the service thread looks every TPIO_STALL_US (1 ms) at the pools that asked
  * it to (tpio_pool_watch): a pool where work waits and no callback began
  * between two looks a tick apart gets its local queues emptied into the
  * shared scheduler, its engine reaped if nobody leads it, and one more worker
  * woken (or started, within the pool's maximum), whatever the concurrency
- * value says. So such work waits at most about two ticks.
+ * value says. So such work waits at most about two ticks. With the
+ * kernel's counts (pool->kconc) it acts only where they leave room, and
+ * grants nothing: the woken worker takes its place by those counts.
  *
  * The service ticks only while a pool is watched: from a worker's call
  * to tpio_pool_watch until a tick finds the pool quiet (no work waiting,

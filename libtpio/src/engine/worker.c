@@ -15,7 +15,10 @@
  * wakes an idle worker only while fewer than the concurrency value are
  * active. A completion posted by an active worker is kept for itself
  * (completion.c). When that leaves work waiting behind a callback that blocks,
- * the stall detector (stall_detector.c) wakes another worker after one tick.
+ * the stall detector (stall_detector.c) wakes another worker after one tick;
+ * on kmod with the module's concurrency control (pool->kconc) the kernel
+ * releases a sleeper at the block, and an idle worker refused by the
+ * library's count asks the kernel's counts (conc_admitted, conc_over).
  *
  * worker.c is the top of the engine: it also creates and destroys pools
  * (tpio_pool_create, tpio_default_pool, tpio_pool_destroy), registering
