@@ -78,7 +78,7 @@ static void conc_start(struct __test_metadata *_metadata,
 static atomic_int conc_run, conc_max, conc_done, conc_started;
 static atomic_int conc_hog_stop, conc_late;
 static atomic_int conc_awake;		/* the blocker is back and spins */
-static int64_t conc_awake_us;
+static _Atomic int64_t conc_awake_us;
 static struct gate conc_gate;
 
 static int64_t conc_us(void)
