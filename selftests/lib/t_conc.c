@@ -36,6 +36,18 @@ FIXTURE_TEARDOWN(conc)
 	CloseThreadpool(self->pool);
 }
 
+/*
+ * The exact counts: TSan's runtime sleeps on its own locks inside the
+ * instrumented callbacks (their atomics), which the kernel rightly counts
+ * as blocks that let another worker run; the plain and ASan builds check
+ * them.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define CONC_EXACT_WHY_NOT	"under TSan a callback's atomics may sleep in its runtime (a block)"
+#else
+#define CONC_EXACT_WHY_NOT	NULL
+#endif
+
 /* The pools of this process use the kernel's control: why not, or NULL. */
 static const char *conc_why_not(void)
 {
@@ -195,7 +207,8 @@ static void conc_works_end(struct conc_works *w)
  */
 TEST_F(conc, blocking_callback_releases_exactly_one)
 {
-	const char *why = conc_why_not();
+	const char *why = CONC_EXACT_WHY_NOT ? CONC_EXACT_WHY_NOT :
+			  conc_why_not();
 	struct conc_works w;
 	int i;
 
@@ -260,7 +273,8 @@ TEST_F(conc, woken_blocker_does_not_push_the_count_over)
  */
 TEST_F(conc, no_more_than_the_value_when_nothing_blocks)
 {
-	const char *why = conc_why_not();
+	const char *why = CONC_EXACT_WHY_NOT ? CONC_EXACT_WHY_NOT :
+			  conc_why_not();
 	struct conc_works w;
 	PTP_WORK hog2;
 	int i;

@@ -19,7 +19,7 @@ show() {
 	sed 's/^/# /' "$1"
 }
 
-if [ "$backend" = kmod ]; then echo "1..8"; else echo "1..6"; fi
+if [ "$backend" = kmod ]; then echo "1..7"; else echo "1..6"; fi
 dir=$(mktemp -d /tmp/tpiostat.XXXXXX) || exit 1
 TPIO_STATS=1 TPIO_STATS_MS=20 TPIO_BACKEND=$backend \
 	"$load" 4 >"$dir/load.out" 2>"$dir/load.err" &

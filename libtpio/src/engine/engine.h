@@ -127,6 +127,7 @@ struct tpio_worker {
 	int active;			/* counted in pool->running */
 	int persistent;
 	int attached;			/* counted by the kernel (pool->kconc) */
+	_Atomic int in_cb;		/* inside a callback (kconc: conc_admitted) */
 	int long_detached;		/* CallbackMayRunLong left the counts */
 };
 

@@ -173,7 +173,7 @@ int tpio_worker_take_place(struct _TP_POOL *pool, struct tpio_worker *self)
 		return 1;
 	while (r < pool->concurrency) {
 		if (atomic_compare_exchange_weak(&pool->running, &r, r + 1)) {
-			self->active = 1;
+			__atomic_store_n(&self->active, 1, __ATOMIC_RELAXED);
 			return 1;
 		}
 	}
@@ -310,7 +310,7 @@ BOOL tpio_pool_may_run_long(struct _TP_POOL *pool)
 	if ((idle || room) && pool->kconc && self && self->pool == pool &&
 	    self->active && !self->long_detached) {
 		self->long_detached = 1;
-		self->active = 0;
+		__atomic_store_n(&self->active, 0, __ATOMIC_RELAXED);
 		atomic_fetch_add(&pool->longs, 1);
 		atomic_fetch_sub(&pool->running, 1);
 		tpio_conc_detach(pool, self);

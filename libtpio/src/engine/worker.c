@@ -39,7 +39,8 @@ static void set_active(struct _TP_POOL *pool, struct tpio_worker *self,
 {
 	if (self->active == active)
 		return;
-	self->active = active;
+	/* relaxed: conc_admitted reads other workers' */
+	__atomic_store_n(&self->active, active, __ATOMIC_RELAXED);
 	if (active)
 		atomic_fetch_add(&pool->running, 1);
 	else
@@ -95,14 +96,25 @@ static int admitted(struct _TP_POOL *pool, struct tpio_worker *self, int use)
 /*
  * The library's count is full but the kernel's leaves room (callbacks
  * counted in pool->running are blocked): take a place beyond the count.
- * Two workers that ask at once may both get one; the one above the value
- * gives it back after its callback (conc_over).
+ * pool->mu held. Only if every other worker counted in pool->running is
+ * inside its callback: one between callbacks, or that just took its place,
+ * runs the library's own code, where it may sleep a moment on pool->mu
+ * (which the kernel counts as a block, not to be mistaken for a blocked
+ * callback). Two workers that ask at once may both get one; the one above
+ * the value gives it back after its callback (conc_over).
  */
 static int conc_admitted(struct _TP_POOL *pool, struct tpio_worker *self,
 			 int kroom)
 {
+	struct tpio_worker *w;
+
 	if (!kroom)
 		return 0;
+	tpio_list_for_each(w, &pool->workers, link) {
+		if (w != self && __atomic_load_n(&w->active, __ATOMIC_RELAXED) &&
+		    !atomic_load_explicit(&w->in_cb, memory_order_relaxed))
+			return 0;
+	}
 	set_active(pool, self, 1);
 	atomic_fetch_add_explicit(&pool->conc_admits, 1, memory_order_relaxed);
 	return 1;
@@ -175,10 +187,12 @@ static void run_callback(struct _TP_POOL *pool, struct tpio_worker *self,
 	if (io->persistent)
 		self->persistent = 1;
 	tpio_cur_instance = &inst;
+	atomic_store_explicit(&self->in_cb, 1, memory_order_relaxed);
 	io->cb(&inst, io->ctx, (PVOID)(uintptr_t)c->overlapped, c->status,
 	       (ULONG_PTR)c->information, io);
 	if (io->finalization)
 		io->finalization(&inst, io->ctx);
+	atomic_store_explicit(&self->in_cb, 0, memory_order_relaxed);
 	tpio_cur_instance = NULL;
 	/* the API's actions for the callback's end (SetEventWhen...) */
 	if (inst.on_return)
