@@ -94,27 +94,47 @@ static int admitted(struct _TP_POOL *pool, struct tpio_worker *self, int use)
 }
 
 /*
+ * The other workers counted in pool->running, if all are inside their
+ * callbacks: 1 and the sum of their callback sequences in *@seq, else 0.
+ * pool->mu held.
+ */
+static int others_in_callbacks(struct _TP_POOL *pool, struct tpio_worker *self,
+			       uint32_t *seq)
+{
+	struct tpio_worker *w;
+	uint32_t sum = 0;
+
+	tpio_list_for_each(w, &pool->workers, link) {
+		if (w == self || !__atomic_load_n(&w->active, __ATOMIC_RELAXED))
+			continue;
+		if (!atomic_load_explicit(&w->in_cb, memory_order_acquire))
+			return 0;
+		sum += atomic_load_explicit(&w->cb_seq, memory_order_relaxed);
+	}
+	*seq = sum;
+	return 1;
+}
+
+/*
  * The library's count is full but the kernel's leaves room (callbacks
  * counted in pool->running are blocked): take a place beyond the count.
- * pool->mu held. Only if every other worker counted in pool->running is
- * inside its callback: one between callbacks, or that just took its place,
- * runs the library's own code, where it may sleep a moment on pool->mu
- * (which the kernel counts as a block, not to be mistaken for a blocked
- * callback). Two workers that ask at once may both get one; the one above
- * the value gives it back after its callback (conc_over).
+ * pool->mu held; @kroom: a first look at the kernel's counts said room.
+ * A worker between callbacks, or that just took its place, runs the
+ * library's own code, where a moment's sleep on pool->mu is a block to
+ * the kernel, not a blocked callback: so the kernel's counts are read
+ * again while every other counted worker is inside the same callback
+ * before and after. Two workers that ask at once may both get one; the
+ * one above the value gives it back after its callback (conc_over).
  */
 static int conc_admitted(struct _TP_POOL *pool, struct tpio_worker *self,
 			 int kroom)
 {
-	struct tpio_worker *w;
+	uint32_t before, after;
 
-	if (!kroom)
+	if (!kroom || !others_in_callbacks(pool, self, &before) ||
+	    !tpio_conc_room(pool) || !others_in_callbacks(pool, self, &after) ||
+	    before != after)
 		return 0;
-	tpio_list_for_each(w, &pool->workers, link) {
-		if (w != self && __atomic_load_n(&w->active, __ATOMIC_RELAXED) &&
-		    !atomic_load_explicit(&w->in_cb, memory_order_relaxed))
-			return 0;
-	}
 	set_active(pool, self, 1);
 	atomic_fetch_add_explicit(&pool->conc_admits, 1, memory_order_relaxed);
 	return 1;
@@ -187,7 +207,8 @@ static void run_callback(struct _TP_POOL *pool, struct tpio_worker *self,
 	if (io->persistent)
 		self->persistent = 1;
 	tpio_cur_instance = &inst;
-	atomic_store_explicit(&self->in_cb, 1, memory_order_relaxed);
+	/* release: a reader that sees it sees cb_seq's new value */
+	atomic_store_explicit(&self->in_cb, 1, memory_order_release);
 	io->cb(&inst, io->ctx, (PVOID)(uintptr_t)c->overlapped, c->status,
 	       (ULONG_PTR)c->information, io);
 	if (io->finalization)
