@@ -55,6 +55,13 @@ struct tpio_stats_file {
 	uint64_t ring_fill;		/* entries in the ring now */
 	uint64_t waiters;		/* workers asleep in the port's WAIT */
 	uint64_t overflow;		/* 1 while the port's overflow holds entries */
+	/* the module's concurrency control (kmod, TPIO_FEAT_CONC), else 0 */
+	uint64_t conc_value;		/* the port's value; 0: not used */
+	uint64_t conc_active;		/* attached workers running */
+	uint64_t conc_blocked;		/* ... asleep outside the pool's wait */
+	uint64_t conc_released;		/* sleepers the kernel released at blocks */
+	uint64_t conc_admits;		/* places the kernel's counts gave */
+	uint64_t conc_yields;		/* places given back above the value */
 };
 
 #endif /* TPIO_STATS_H */

@@ -116,6 +116,7 @@ static void release_worker(struct busy_worker *b)
 #include "t_order.c"
 #include "t_stress.c"
 #include "t_nt.c"
+#include "t_conc.c"
 #include "t_iocp.c"
 #include "t_work.c"
 #include "t_timer.c"

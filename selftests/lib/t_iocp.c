@@ -204,26 +204,40 @@ TEST_F(tp, iocp_wakes_newest_waiter_first)
 struct iocp_holder {
 	HANDLE port;
 	struct gate got, leave;
+	atomic_int go;		/* with spin: leave */
+	int spin;		/* hold by running, not by blocking */
 	BOOL r;
 };
 
-/* dequeue one packet, then hold it (stay active) until told to leave */
+/*
+ * Dequeue one packet, then hold it (stay active) until told to leave:
+ * running (spin), which every model counts, or blocked on a gate, which
+ * the kernel's concurrency control does not count (NT's rule).
+ */
 static void iocp_holder_fn(void *arg)
 {
 	struct iocp_holder *h = arg;
 	LPOVERLAPPED ov;
 	ULONG_PTR key;
 	DWORD bytes;
+	int64_t end;
 
 	h->r = GetQueuedCompletionStatus(h->port, &bytes, &key, &ov, 5000);
 	gate_open(&h->got);
-	gate_wait(&h->leave);
+	if (!h->spin) {
+		gate_wait(&h->leave);
+		return;
+	}
+	end = now_ms() + 5 * RELEASED_MS;
+	while (!atomic_load(&h->go) && now_ms() < end)
+		;
 }
 
 /*
- * NumberOfConcurrentThreads 1: while one thread is active on the port, a
- * second one waits even with a packet queued; when the first thread exits
- * (or calls GetQueuedCompletionStatus again) the second gets it.
+ * NumberOfConcurrentThreads 1: while one thread is active on the port (it
+ * runs), a second one waits even with a packet queued; when the first
+ * thread exits (or calls GetQueuedCompletionStatus again) the second gets
+ * it.
  */
 TEST_F(tp, iocp_concurrency_limit)
 {
@@ -238,6 +252,7 @@ TEST_F(tp, iocp_concurrency_limit)
 	ASSERT_NE(NULL, port);
 	memset(&h, 0, sizeof(h));
 	h.port = port;
+	h.spin = 1;
 	gate_init(&h.got);
 	gate_init(&h.leave);
 	ASSERT_EQ(TRUE, PostQueuedCompletionStatus(port, 1, 1, NULL));
@@ -256,7 +271,7 @@ TEST_F(tp, iocp_concurrency_limit)
 	ASSERT_TRUE(bg_start(&bw, iocp_waiter_fn, &w));
 	sleep_ms(100);
 	EXPECT_EQ(0, atomic_load(&w.done));
-	gate_open(&h.leave);		/* the active thread exits */
+	atomic_store(&h.go, 1);		/* the active thread exits */
 	ASSERT_EQ(0, bg_join(&bh, 5000));
 	ASSERT_EQ(0, bg_join(&bw, 5000));
 	EXPECT_EQ(TRUE, w.r);
@@ -269,6 +284,53 @@ TEST_F(tp, iocp_concurrency_limit)
 	EXPECT_EQ(3U, key);
 	EXPECT_EQ(TRUE, GetQueuedCompletionStatus(port, &bytes, &key, &ov, 1000));
 	EXPECT_EQ(4U, key);
+	CloseHandle(port);
+}
+
+/*
+ * NumberOfConcurrentThreads 1, and the thread that dequeued blocks (on a
+ * gate) rather than runs. With the module's concurrency control, as on NT,
+ * it stops counting while blocked: a second thread's
+ * GetQueuedCompletionStatus gets the next packet while it is blocked. The
+ * library alone cannot see the block: there the second thread waits
+ * (Documentation/contract.rst, section 12).
+ */
+TEST_F(tp, iocp_blocked_thread_lets_another_through)
+{
+	const char *why = conc_why_not();
+	struct iocp_holder h;
+	struct iocp_waiter w;
+	struct bg bh, bw;
+	HANDLE port = iocp_new(1);
+
+	ASSERT_NE(NULL, port);
+	memset(&h, 0, sizeof(h));
+	h.port = port;
+	gate_init(&h.got);
+	gate_init(&h.leave);
+	ASSERT_EQ(TRUE, PostQueuedCompletionStatus(port, 1, 1, NULL));
+	ASSERT_TRUE(bg_start(&bh, iocp_holder_fn, &h));
+	ASSERT_TRUE(gate_wait(&h.got));
+	ASSERT_EQ(TRUE, h.r);
+
+	memset(&w, 0, sizeof(w));
+	w.port = port;
+	w.ms = 1000;
+	ASSERT_TRUE(bg_start(&bw, iocp_waiter_fn, &w));
+	sleep_ms(50);
+	ASSERT_EQ(TRUE, PostQueuedCompletionStatus(port, 2, 2, NULL));
+	ASSERT_EQ(0, bg_join(&bw, 5000));
+	TH_LOG("kernel counts: %s; the second thread %s", why ? why : "yes",
+	       w.r ? "got the packet" : "timed out");
+	if (why) {
+		EXPECT_EQ(FALSE, w.r);
+		EXPECT_EQ(WAIT_TIMEOUT, w.err);
+	} else {
+		EXPECT_EQ(TRUE, w.r);
+		EXPECT_EQ(2U, w.key);
+	}
+	gate_open(&h.leave);
+	ASSERT_EQ(0, bg_join(&bh, 5000));
 	CloseHandle(port);
 }
 

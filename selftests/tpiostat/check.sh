@@ -6,7 +6,8 @@
 #   sh check.sh TPIOSTAT LOAD user|kmod
 # user: the library's statistics file (TPIO_STATS=1) shows the pool with
 # completions and callbacks, rates move, nothing is left at exit. kmod: the
-# same, and the port's fdinfo row (object, POST total) is there too.
+# same, and the port's fdinfo row (object, POST total) is there too, and
+# both rows show the kernel's concurrency value and counts (CONC).
 stat=$1 load=$2 backend=$3
 n=0
 fail=0
@@ -18,7 +19,7 @@ show() {
 	sed 's/^/# /' "$1"
 }
 
-if [ "$backend" = kmod ]; then echo "1..6"; else echo "1..5"; fi
+if [ "$backend" = kmod ]; then echo "1..7"; else echo "1..6"; fi
 dir=$(mktemp -d /tmp/tpiostat.XXXXXX) || exit 1
 TPIO_STATS=1 TPIO_STATS_MS=20 TPIO_BACKEND=$backend \
 	"$load" 4 >"$dir/load.out" 2>"$dir/load.err" &
@@ -45,6 +46,15 @@ if [ "$backend" = kmod ]; then
 	awk -v p="$pid" '$1 == p && $3 == "fdinfo" && $5 == "kmod" && $6 >= 1 && $7 >= 1 { f = 1 }
 		END { exit !f }' "$dir/once"
 	ok $? "one report shows the module's port from fdinfo"
+	# the kernel's concurrency control: value/active/blocked/released
+	awk -v p="$pid" '$1 == p && $3 == "stats" && $17 ~ /^[1-9][0-9]*\/[0-9]+\/[0-9]+\/[0-9]+$/ { s = 1 }
+		$1 == p && $3 == "fdinfo" && $17 ~ /^[1-9][0-9]*\/[0-9]+\/[0-9]+\/[0-9]+$/ { k = 1 }
+		END { exit !(s && k) }' "$dir/once"
+	ok $? "the pool and its port show the kernel's concurrency value and counts"
+else
+	awk -v p="$pid" '$1 == p && $3 == "stats" && $17 == "-" { f = 1 }
+		END { exit !f }' "$dir/once"
+	ok $? "the pool shows no kernel concurrency counts on the user backend"
 fi
 
 # two reports half a second apart: the second has rates

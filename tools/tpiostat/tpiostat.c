@@ -52,6 +52,8 @@ struct row {
 	uint32_t wrap;		/* deqs counts modulo 2^32 (a ring index) */
 	int has_cbs, has_threads;
 	uint64_t pending, queued, running, waiters, fill, overflow, threads;
+	/* the kernel's concurrency control: value 0 when the port has none */
+	uint64_t conc_value, conc_active, conc_blocked, conc_released;
 };
 
 static struct row prev[MAX_ROWS], cur[MAX_ROWS];
@@ -85,6 +87,24 @@ static void read_comm(int pid, char *out, size_t len)
 }
 
 /* A "tpio-<key>:\t<number>" line of an fdinfo, as read into @buf. */
+/*
+ * The module's line "tpio-concurrency:\tV value, A attached, N active,
+ * B blocked, W woken, R released" (kmod/conc.c).
+ */
+static void conc_field(const char *buf, struct row *r)
+{
+	const char *p = strstr(buf, "\ntpio-concurrency:");
+	unsigned long long v, a, n, b, w, rel;
+
+	if (!p || sscanf(p + 18, " %llu value, %llu attached, %llu active, %llu blocked, %llu woken, %llu released",
+			 &v, &a, &n, &b, &w, &rel) != 6)
+		return;
+	r->conc_value = v;
+	r->conc_active = n;
+	r->conc_blocked = b;
+	r->conc_released = rel;
+}
+
 static int field(const char *buf, const char *key, uint64_t *v)
 {
 	char pat[64];
@@ -136,6 +156,7 @@ static void scan_fd(int pid, const char *fd)
 	field(buf, "waiters", &r->waiters);
 	field(buf, "ring-fill", &r->fill);
 	field(buf, "overflow", &r->overflow);
+	conc_field(buf, r);
 }
 
 static void scan_stats_fd(int pid, const char *fd, unsigned int n);
@@ -209,6 +230,10 @@ static int stats_copy(const struct tpio_stats_file *f, struct row *r)
 		r->fill = LD(ring_fill);
 		r->overflow = LD(overflow);
 		r->threads = LD(threads);
+		r->conc_value = LD(conc_value);
+		r->conc_active = LD(conc_active);
+		r->conc_blocked = LD(conc_blocked);
+		r->conc_released = LD(conc_released);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&f->seq, __ATOMIC_RELAXED) == s1)
 			return 0;
@@ -302,7 +327,7 @@ static void counter(char *out, size_t len, uint64_t now, const struct row *p,
 
 static void report(double secs, int first)
 {
-	char posts[32], deqs[32], cbs[32], thr[24];
+	char posts[32], deqs[32], cbs[32], thr[24], conc[96];
 	time_t t = time(NULL);
 	struct tm tm;
 	int i;
@@ -312,11 +337,11 @@ static void report(double secs, int first)
 	printf("%02d:%02d:%02d  %d port%s, %s\n", tm.tm_hour, tm.tm_min,
 	       tm.tm_sec, ncur, ncur == 1 ? "" : "s",
 	       first ? "totals since setup" : "per second");
-	printf("%7s %-15s %-6s %-8s %-4s %6s %10s %10s %10s %6s %6s %5s %5s %5s %5s %4s\n",
+	printf("%7s %-15s %-6s %-8s %-4s %6s %10s %10s %10s %6s %6s %5s %5s %5s %5s %4s %s\n",
 	       "PID", "COMMAND", "SOURCE", "PORT", "BACK", "OBJS",
 	       first ? "POSTS" : "POST/s", first ? "DEQS" : "DEQ/s",
 	       first ? "CBS" : "CB/s", "PEND", "QUEUED", "RUN", "WAIT",
-	       "FILL", "OVF", "THR");
+	       "FILL", "OVF", "THR", "CONC");
 	for (i = 0; i < ncur; i++) {
 		const struct row *r = &cur[i];
 		const struct row *p = first ? NULL : find_prev(r->key);
@@ -337,7 +362,16 @@ static void report(double secs, int first)
 				 (unsigned long long)r->threads);
 		else
 			snprintf(thr, sizeof(thr), "-");
-		printf("%7d %-15.15s %-6s %-8s %-4.4s %6llu %10s %10s %10s %6llu %6llu %5llu %5llu %5llu %5llu %4s\n",
+		/* value/active/blocked/released, or - without the control */
+		if (r->conc_value)
+			snprintf(conc, sizeof(conc), "%llu/%llu/%llu/%llu",
+				 (unsigned long long)r->conc_value,
+				 (unsigned long long)r->conc_active,
+				 (unsigned long long)r->conc_blocked,
+				 (unsigned long long)r->conc_released);
+		else
+			snprintf(conc, sizeof(conc), "-");
+		printf("%7d %-15.15s %-6s %-8s %-4.4s %6llu %10s %10s %10s %6llu %6llu %5llu %5llu %5llu %5llu %4s %s\n",
 		       r->pid, r->comm, r->src, r->port, r->backend,
 		       (unsigned long long)r->objects, posts, deqs, cbs,
 		       (unsigned long long)r->pending,
@@ -345,7 +379,7 @@ static void report(double secs, int first)
 		       (unsigned long long)r->running,
 		       (unsigned long long)r->waiters,
 		       (unsigned long long)r->fill,
-		       (unsigned long long)r->overflow, thr);
+		       (unsigned long long)r->overflow, thr, conc);
 	}
 	printf("\n");
 	fflush(stdout);

@@ -48,6 +48,7 @@ struct tpio_config {
 	uint32_t spin_us;		/* TPIO_SPIN_US (0 with one CPU) */
 	uint32_t concurrency;		/* TPIO_CONCURRENCY, default: CPUs */
 	uint32_t stall_us;		/* TPIO_STALL_US: stall detector tick */
+	uint32_t kernel_conc;		/* TPIO_KERNEL_CONC, default 1 */
 	uint32_t cpus;			/* CPUs in the affinity mask at start */
 	int socket_poll;		/* TPIO_SOCKET_RECV=poll */
 	int stats;			/* TPIO_STATS: anything but empty or 0 */
@@ -125,6 +126,9 @@ struct tpio_worker {
 	int engine_bound;		/* may submit to the engine's ring */
 	int active;			/* counted in pool->running */
 	int persistent;
+	int attached;			/* counted by the kernel (pool->kconc) */
+	_Atomic int in_cb;		/* inside a callback (kconc: conc_admitted) */
+	int long_detached;		/* CallbackMayRunLong left the counts */
 };
 
 /* *@v - 1 unless it is 0: 1 when it took one. */
@@ -205,6 +209,13 @@ struct _TP_POOL {
 	int first_prio;			/* the priority of the first object */
 	uint32_t mon_cb;		/* stall detector: callbacks seen */
 	int mon_armed;			/* ... since a look that counts */
+	/*
+	 * The kernel's concurrency control (kmod with TPIO_FEAT_CONC): the
+	 * port's value is the pool's, its workers are attached, and an idle
+	 * worker that the library's count refuses asks the kernel's counts
+	 * (Documentation/libtpio.rst, "Concurrency and stalls").
+	 */
+	int kconc;
 
 	/* atomics, read without pool->mu */
 	_Atomic uint32_t sched_count;	/* entries in the slot queues */
@@ -214,6 +225,9 @@ struct _TP_POOL {
 	_Atomic uint32_t grants;	/* the stall detector's extra admissions */
 	_Atomic uint32_t cb_begun;	/* callbacks begun, ever */
 	_Atomic uint32_t posting;	/* threads inside tpio_complete */
+	_Atomic uint32_t longs;		/* CallbackMayRunLong callbacks (kconc) */
+	_Atomic uint64_t conc_admits;	/* places given by the kernel's counts */
+	_Atomic uint64_t conc_yields;	/* places given back above the value */
 	_Atomic int leader;		/* an idle worker holds the engine */
 	_Atomic int leader_asleep;	/* ... and waits in io_uring_enter() */
 	_Atomic int watch;		/* the stall detector should look */
@@ -476,6 +490,22 @@ TPIO_HIDDEN int tpio_pool_add_io(struct _TP_POOL *pool, struct _TP_IO *io);
 TPIO_HIDDEN void tpio_pool_del_io(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_pool_make_progress(struct _TP_POOL *pool);
 TPIO_HIDDEN BOOL tpio_pool_may_run_long(struct _TP_POOL *pool);
+/*
+ * The kernel's concurrency control (pool->kconc). attach/detach: the
+ * calling worker. room: fewer than the value run by the kernel's counts
+ * (the calling thread, if it is an attached worker, counts as running);
+ * 0 when the kernel cannot say. query: the counts, 0 or -errno.
+ */
+TPIO_HIDDEN void tpio_conc_attach(struct _TP_POOL *pool,
+				  struct tpio_worker *self);
+TPIO_HIDDEN void tpio_conc_detach(struct _TP_POOL *pool,
+				  struct tpio_worker *self);
+TPIO_HIDDEN int tpio_conc_room(struct _TP_POOL *pool);
+TPIO_HIDDEN int tpio_conc_query(struct _TP_POOL *pool,
+				struct tpio_conc_args *a);
+/* the end of a callback that CallbackMayRunLong took out of the counts */
+TPIO_HIDDEN void tpio_conc_long_end(struct _TP_POOL *pool,
+				    struct tpio_worker *self);
 /* work was queued where idle workers must find it: wake per NT's rule */
 TPIO_HIDDEN void tpio_pool_wake(struct _TP_POOL *pool, uint32_t entries);
 /* the stall detector should look at @pool soon */

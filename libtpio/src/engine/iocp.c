@@ -41,8 +41,15 @@
  * Concurrency: at most p->concurrency threads are "active" on the port: a
  * thread becomes active when it dequeues and stays so until it calls a
  * dequeue again (of any port) or exits. A thread over the limit waits
- * (p->cv) even while entries are there. Unlike NT, a thread that blocks
- * elsewhere still counts: the library cannot see it block.
+ * (p->cv) even while entries are there. Without the kernel, a thread that
+ * blocks elsewhere still counts: the library cannot see it block. With
+ * the module's concurrency control (kmod, TPIO_FEAT_CONC: p->kconc) the
+ * port's value is set in the kernel and a dequeuing thread attaches itself
+ * to the port (and detaches from the port it dequeued from before, as an
+ * NT thread counts on the last port it dequeued from); a thread over the
+ * library's count then asks the kernel's counts, which do not count
+ * threads that block, and waits, if it must, in the port's WAIT, where the
+ * kernel releases it when an active thread blocks (admission_sleep).
  *
  * Lifetime: struct tpio_iocp is type-stable (kept on a free list, never
  * returned to the system); refs counts the handle, the associations,
@@ -79,6 +86,8 @@ struct tpio_iocp {
 	_Atomic int closed;
 	_Atomic uint32_t active;
 	_Atomic uint32_t adm_waiters;
+	_Atomic uint32_t adm_ksleepers;	/* admission waits in the kernel */
+	int kconc;			/* the kernel's value is set */
 	pthread_mutex_t mu;		/* object creation, admission waits */
 	pthread_cond_t cv;		/* admission and close, CLOCK_MONOTONIC */
 	struct iocp_slot *slots;	/* [max_objects] */
@@ -160,6 +169,8 @@ static struct tpio_iocp *iocp_alloc(void)
 	atomic_store(&p->closed, 0);
 	atomic_store(&p->active, 0);
 	atomic_store(&p->adm_waiters, 0);
+	atomic_store(&p->adm_ksleepers, 0);
+	p->kconc = 0;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -223,6 +234,15 @@ int tpio_iocp_create(uint32_t concurrency, struct tpio_iocp **out)
 	p->concurrency = concurrency ? concurrency : tpio_config()->cpus;
 	if (!p->concurrency)
 		p->concurrency = 1;
+	if (tpio_config()->kernel_conc) {
+		struct tpio_conc_args a;
+
+		memset(&a, 0, sizeof(a));
+		a.op = TPIO_CONC_SET;
+		a.value = p->concurrency < TPIO_CONC_MAX ? p->concurrency :
+							   TPIO_CONC_MAX;
+		p->kconc = !t->conc(&p->port, &a);
+	}
 	atomic_store(&p->refs, 1);
 	*out = p;
 	return 0;
@@ -475,12 +495,93 @@ static void tl_exit(void *v)
 	struct tpio_iocp *p = v;
 
 	unadmit(p);
+	/* a sleeper the kernel holds back may take the place now */
+	if (atomic_load(&p->adm_ksleepers))
+		p->port.t->wake_workers(&p->port, 1);
 	tpio_iocp_put(p);
+}
+
+/*
+ * The kernel's concurrency control: the port this thread is attached to
+ * (one reference), NULL when none. A thread attaches at its first dequeue
+ * on a port that has the control, and detaches when it dequeues from
+ * another port or exits, so that it counts only on the port it last
+ * dequeued from, as in NT (and a thread that runs another port's packets
+ * never holds this port's value). An attachment the kernel refuses (the
+ * thread's TPIO_CONC_TASK_MAX, pool workers' attachments included, or the
+ * port's TPIO_CONC_WORKERS_MAX) leaves the thread to the library's count.
+ */
+static __thread struct tpio_iocp *tl_att;
+static __thread struct tpio_iocp *tl_att_refused;
+static __thread uint32_t tl_att_refused_inc;
+static pthread_key_t att_key;
+
+static void att_detach(void)
+{
+	struct tpio_iocp *p = tl_att;
+	struct tpio_conc_args a;
+
+	if (!p)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.op = TPIO_CONC_DETACH;
+	p->port.t->conc(&p->port, &a);
+	tl_att = NULL;
+	pthread_setspecific(att_key, NULL);
+	tpio_iocp_put(p);
+}
+
+static void att_exit(void *v)
+{
+	(void)v;
+	att_detach();
+}
+
+/* The calling thread is counted by @p's kernel counts: 1, or 0. */
+static int att_attach(struct tpio_iocp *p)
+{
+	struct tpio_conc_args a;
+
+	if (tl_att == p)
+		return 1;
+	if (!p->kconc)
+		return 0;
+	if (tl_att_refused == p &&
+	    tl_att_refused_inc == atomic_load(&p->inc))
+		return 0;
+	att_detach();
+	memset(&a, 0, sizeof(a));
+	a.op = TPIO_CONC_ATTACH;
+	if (p->port.t->conc(&p->port, &a)) {
+		tl_att_refused = p;
+		tl_att_refused_inc = atomic_load(&p->inc);
+		return 0;
+	}
+	tpio_iocp_get(p);
+	tl_att = p;
+	pthread_setspecific(att_key, p);
+	return 1;
+}
+
+/*
+ * Room for the calling (attached, running) thread by the kernel's counts:
+ * active + woken <= value, itself included in active.
+ */
+static int kroom(struct tpio_iocp *p)
+{
+	struct tpio_conc_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.op = TPIO_CONC_QUERY;
+	if (p->port.t->conc(&p->port, &a) || !a.value)
+		return 0;
+	return a.active + a.woken <= a.value;
 }
 
 static void tl_init(void)
 {
 	pthread_key_create(&tl_key, tl_exit);
+	pthread_key_create(&att_key, att_exit);
 }
 
 /* The calling thread no longer counts on the port it dequeued from. */
@@ -538,6 +639,40 @@ static int admission_wait(struct tpio_iocp *p, __u64 abs)
 	atomic_fetch_sub(&p->adm_waiters, 1);
 	pthread_mutex_unlock(&p->mu);
 	return ret;
+}
+
+/*
+ * admission_wait for an attached thread: the library's count is full, but
+ * the kernel's may not be (threads that dequeued are blocked): take a
+ * place beyond the count, or sleep in the port's WAIT, from which the
+ * kernel releases the newest sleeper when an active thread blocks (or
+ * exits), entries waiting. 0 when admitted (reserved), -ETIMEDOUT, -EPIPE.
+ */
+static int admission_sleep(struct tpio_iocp *p, __u64 abs)
+{
+	uint32_t seq;
+	int ret;
+
+	for (;;) {
+		if (atomic_load(&p->closed))
+			return -EPIPE;
+		seq = __atomic_load_n(p->port.r.wake_seq, __ATOMIC_SEQ_CST);
+		if (admit(p))
+			return 0;
+		if (kroom(p)) {
+			atomic_fetch_add(&p->active, 1);
+			return 0;
+		}
+		if (!abs)
+			return -ETIMEDOUT;
+		atomic_fetch_add(&p->adm_ksleepers, 1);
+		ret = admit(p) ? 1 : p->port.t->worker_wait(&p->port, abs, seq);
+		atomic_fetch_sub(&p->adm_ksleepers, 1);
+		if (ret == 1)
+			return 0;
+		if (ret == -ETIMEDOUT)
+			abs = 0;	/* one last look */
+	}
 }
 
 /* ---- dequeue ---- */
@@ -651,7 +786,7 @@ int tpio_iocp_dequeue(struct tpio_iocp *p, struct tpio_iocp_packet *out,
 		      uint32_t max, DWORD timeout_ms, uint32_t *n)
 {
 	__u64 abs = 0;
-	int last = 0, ret;
+	int last = 0, ret, att;
 	uint32_t seq, got;
 
 	*n = 0;
@@ -659,6 +794,7 @@ int tpio_iocp_dequeue(struct tpio_iocp *p, struct tpio_iocp_packet *out,
 		return -EOPNOTSUPP;
 	pthread_once(&tl_once, tl_init);
 	release_thread();
+	att = att_attach(p);
 	if (timeout_ms == INFINITE)
 		abs = TPIO_INFINITE;
 	else if (timeout_ms)
@@ -668,7 +804,8 @@ int tpio_iocp_dequeue(struct tpio_iocp *p, struct tpio_iocp_packet *out,
 			return -EPIPE;
 		seq = __atomic_load_n(p->port.r.wake_seq, __ATOMIC_SEQ_CST);
 		if (!admit(p)) {
-			ret = admission_wait(p, last ? 0 : abs);
+			ret = att ? admission_sleep(p, last ? 0 : abs) :
+				    admission_wait(p, last ? 0 : abs);
 			if (ret)
 				return ret;
 		}

@@ -126,11 +126,32 @@ void tpio_pool_wake(struct _TP_POOL *pool, uint32_t entries)
 	for (i = 0; i < entries; i++) {
 		if (atomic_load(&pool->running) + atomic_load(&pool->woken) >=
 		    pool->concurrency) {
+			/*
+			 * Callbacks counted here may be blocked: with the
+			 * kernel's control, its value decides whether a
+			 * sleeper may take this (one system call, only
+			 * while the pool's count is full and sleepers exist).
+			 */
+			if (pool->kconc &&
+			    __atomic_load_n(pool->port.r.waiters,
+					    __ATOMIC_SEQ_CST) &&
+			    pool->port.t->wake_workers(&pool->port, 1) > 0)
+				continue;
 			tpio_pool_watch(pool);
 			return;
 		}
 		if (claim_spinner(pool) || tpio_pool_wake_one(pool))
 			continue;
+		/*
+		 * Sleepers there, none picked: the kernel's value refused
+		 * (threads it counts as running, some idle on their way to
+		 * look again); a new thread would only be refused too.
+		 */
+		if (pool->kconc &&
+		    __atomic_load_n(pool->port.r.waiters, __ATOMIC_SEQ_CST)) {
+			tpio_pool_watch(pool);
+			return;
+		}
 		if (!tpio_spawn(pool))
 			tpio_pool_watch(pool);
 		return;
@@ -152,7 +173,7 @@ int tpio_worker_take_place(struct _TP_POOL *pool, struct tpio_worker *self)
 		return 1;
 	while (r < pool->concurrency) {
 		if (atomic_compare_exchange_weak(&pool->running, &r, r + 1)) {
-			self->active = 1;
+			__atomic_store_n(&self->active, 1, __ATOMIC_RELAXED);
 			return 1;
 		}
 	}
@@ -267,11 +288,17 @@ void tpio_pool_make_progress(struct _TP_POOL *pool)
 
 /*
  * CallbackMayRunLong: TRUE when another worker is idle or can be started
- * (one is started when none is idle, as Windows does).
+ * (one is started when none is idle, as Windows does). With the kernel's
+ * concurrency control, a TRUE also takes the callback out of the counts,
+ * as on Windows: its worker leaves pool->running and detaches from the
+ * port until the callback returns (tpio_conc_long_end), so that another
+ * worker may take its place; pool->longs keeps it out of "idle".
  */
 BOOL tpio_pool_may_run_long(struct _TP_POOL *pool)
 {
-	uint32_t running = atomic_load(&pool->running);
+	uint32_t running = atomic_load(&pool->running) +
+			   atomic_load(&pool->longs);
+	struct tpio_worker *self = tpio_self;
 	BOOL idle, room;
 
 	pthread_mutex_lock(&pool->mu);
@@ -280,7 +307,91 @@ BOOL tpio_pool_may_run_long(struct _TP_POOL *pool)
 	pthread_mutex_unlock(&pool->mu);
 	if (!idle && room)
 		tpio_spawn(pool);
+	if ((idle || room) && pool->kconc && self && self->pool == pool &&
+	    self->active && !self->long_detached) {
+		self->long_detached = 1;
+		__atomic_store_n(&self->active, 0, __ATOMIC_RELAXED);
+		atomic_fetch_add(&pool->longs, 1);
+		atomic_fetch_sub(&pool->running, 1);
+		tpio_conc_detach(pool, self);
+		tpio_pool_wake(pool, (uint32_t)!!atomic_load(&pool->sched_count));
+	}
 	return idle || room;
+}
+
+/* ---- the kernel's concurrency control (pool->kconc) ---- */
+
+int tpio_conc_query(struct _TP_POOL *pool, struct tpio_conc_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->op = TPIO_CONC_QUERY;
+	return pool->port.t->conc(&pool->port, a);
+}
+
+/*
+ * The kernel counts a worker active while it runs outside its WAIT, blocked
+ * while it sleeps elsewhere (a callback that blocks, or the leader in
+ * io_uring_enter()), and a sleeper it picked as woken until it is back.
+ * Room for the caller to run: active + woken <= value with the caller
+ * counted in active (an attached worker is, running now; another thread,
+ * the stall detector's, is added).
+ */
+int tpio_conc_room(struct _TP_POOL *pool)
+{
+	struct tpio_worker *self = tpio_self;
+	struct tpio_conc_args a;
+	uint32_t used;
+
+	if (!pool->kconc || tpio_conc_query(pool, &a) || !a.value)
+		return 0;
+	used = a.active + a.woken;
+	/* the caller, running now, is in active unless it is not attached */
+	if (!(self && self->pool == pool && self->attached))
+		used++;
+	return used <= a.value;
+}
+
+void tpio_conc_attach(struct _TP_POOL *pool, struct tpio_worker *self)
+{
+	struct tpio_conc_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.op = TPIO_CONC_ATTACH;
+	/* ENOSPC (a port's or a thread's limit): the worker goes uncounted */
+	self->attached = pool->kconc && !pool->port.t->conc(&pool->port, &a);
+}
+
+void tpio_conc_detach(struct _TP_POOL *pool, struct tpio_worker *self)
+{
+	struct tpio_conc_args a;
+
+	if (!self->attached)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.op = TPIO_CONC_DETACH;
+	pool->port.t->conc(&pool->port, &a);
+	self->attached = 0;
+}
+
+void tpio_conc_long_end(struct _TP_POOL *pool, struct tpio_worker *self)
+{
+	if (!self->long_detached)
+		return;
+	self->long_detached = 0;
+	atomic_fetch_sub(&pool->longs, 1);
+	tpio_conc_attach(pool, self);
+}
+
+/* A new pool on a port that has the control: the value is the pool's. */
+static void conc_setup(struct _TP_POOL *pool)
+{
+	struct tpio_conc_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.op = TPIO_CONC_SET;
+	a.value = pool->concurrency < TPIO_CONC_MAX ? pool->concurrency :
+						       TPIO_CONC_MAX;
+	pool->kconc = !pool->port.t->conc(&pool->port, &a);
 }
 
 /* ---- pool objects ---- */
@@ -327,6 +438,8 @@ int tpio_pool_new(int is_default, const struct tpio_pool_ops *ops,
 	pthread_condattr_destroy(&ca);
 	pool->max_threads = POOL_DEFAULT_MAX;
 	pool->concurrency = cfg->concurrency;
+	if (cfg->kernel_conc)
+		conc_setup(pool);
 	pool->first_prio = -1;
 	pool->is_default = is_default;
 	pool->magic = POOL_MAGIC;

@@ -4,13 +4,15 @@
  * stalls"). NT's rule leaves work waiting while the concurrency value's
  * worth of callbacks run, and a worker keeps the completion it posted for
  * itself: if such a callback then blocks, that work would wait for it.
- * Until the kernel can tell a blocked callback from a running one, the
- * service thread looks every TPIO_STALL_US (1 ms) at the pools that asked
+ * Where the kernel cannot tell a blocked callback from a running one (the
+ * user backend, a module without TPIO_FEAT_CONC), the service thread looks every TPIO_STALL_US (1 ms) at the pools that asked
  * it to (tpio_pool_watch): a pool where work waits and no callback began
  * between two looks a tick apart gets its local queues emptied into the
  * shared scheduler, its engine reaped if nobody leads it, and one more worker
  * woken (or started, within the pool's maximum), whatever the concurrency
- * value says. So such work waits at most about two ticks.
+ * value says. So such work waits at most about two ticks. With the
+ * kernel's counts (pool->kconc) it acts only where they leave room, and
+ * grants nothing: the woken worker takes its place by those counts.
  *
  * The service ticks only while a pool is watched: from a worker's call
  * to tpio_pool_watch until a tick finds the pool quiet (no work waiting,
@@ -140,12 +142,23 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 		pool->mon_armed = 1;
 		return 1;
 	}
-	/* nothing began for a whole tick while work waited */
+	/*
+	 * Nothing began for a whole tick while work waited. With the
+	 * kernel's counts, that is a stall only if they leave room: callbacks
+	 * that run (rather than block) the value's worth are left alone, and
+	 * the worker woken below takes its place by the same counts (no
+	 * grant). Its kernel release found no sleeper: one is woken or started.
+	 */
+	if (pool->kconc && !tpio_conc_room(pool)) {
+		pool->mon_cb = cb;
+		return 1;
+	}
 	steal_local(pool);
 	if (unled)
 		reap_unled(pool);
 	/* one more worker may run, whatever the concurrency value says */
-	atomic_fetch_add(&pool->grants, 1);
+	if (!pool->kconc)
+		atomic_fetch_add(&pool->grants, 1);
 	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
 	if (!tpio_pool_wake_one(pool))
 		tpio_spawn(pool);

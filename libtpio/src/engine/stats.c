@@ -6,10 +6,12 @@
  * of common/tpio_stats.h), and one statistics thread copies into it, every
  * TPIO_STATS_MS (100 ms), the counters that the pool and its port keep
  * anyway: callbacks begun, callbacks running, the scheduler's count, the
- * ring's indices and the objects' state words. tpiostat finds the file
+ * ring's indices and the objects' state words, and, on kmod with the
+ * module's concurrency control, the kernel's counts (TPIO_CONC_QUERY, the
+ * statistics thread's only system call). tpiostat finds the file
  * among the process's descriptors (/proc/<pid>/fd) and maps it. Nothing
  * on the path of a completion changes: no counter is added, no system
- * call is made, and without TPIO_STATS nothing of this runs at all. The
+ * call is made there, and without TPIO_STATS nothing of this runs at all. The
  * file goes with its pool, or with the process however it ends; a child
  * after fork() closes its copies of its parent's.
  */
@@ -55,6 +57,7 @@ static void sample(struct stats_rec *r)
 	const struct tpio_ring_view *v = &pool->port.r;
 	uint64_t pending = 0, queued = 0, running = 0, objects, threads;
 	uint32_t seq = f->seq, head, tail, i;
+	struct tpio_conc_args ca;
 	struct timespec ts;
 
 	for (i = 0; i < v->max_objects; i++) {
@@ -70,6 +73,9 @@ static void sample(struct stats_rec *r)
 	pthread_mutex_unlock(&pool->mu);
 	head = __atomic_load_n(v->head, __ATOMIC_ACQUIRE);
 	tail = __atomic_load_n(v->tail, __ATOMIC_ACQUIRE);
+	/* the kernel's counts: one system call per sample, none on a path */
+	if (!pool->kconc || tpio_conc_query(pool, &ca))
+		memset(&ca, 0, sizeof(ca));
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 
 	__atomic_store_n(&f->seq, seq + 1, __ATOMIC_RELAXED);
@@ -92,6 +98,14 @@ static void sample(struct stats_rec *r)
 	ST(ring_fill, tail - head > v->entries ? v->entries : tail - head);
 	ST(waiters, LD(v->waiters));
 	ST(overflow, !!(LD(v->flags) & TPIO_RING_F_OVERFLOW));
+	ST(conc_value, ca.value);
+	ST(conc_active, ca.active);
+	ST(conc_blocked, ca.blocked);
+	ST(conc_released, ca.released);
+	ST(conc_admits, atomic_load_explicit(&pool->conc_admits,
+					     memory_order_relaxed));
+	ST(conc_yields, atomic_load_explicit(&pool->conc_yields,
+					     memory_order_relaxed));
 	__atomic_store_n(&f->seq, seq + 2, __ATOMIC_RELEASE);
 }
 

@@ -15,7 +15,10 @@
  * wakes an idle worker only while fewer than the concurrency value are
  * active. A completion posted by an active worker is kept for itself
  * (completion.c). When that leaves work waiting behind a callback that blocks,
- * the stall detector (stall_detector.c) wakes another worker after one tick.
+ * the stall detector (stall_detector.c) wakes another worker after one tick;
+ * on kmod with the module's concurrency control (pool->kconc) the kernel
+ * releases a sleeper at the block, and an idle worker refused by the
+ * library's count asks the kernel's counts (conc_admitted, conc_over).
  *
  * worker.c is the top of the engine: it also creates and destroys pools
  * (tpio_pool_create, tpio_default_pool, tpio_pool_destroy), registering
@@ -36,7 +39,8 @@ static void set_active(struct _TP_POOL *pool, struct tpio_worker *self,
 {
 	if (self->active == active)
 		return;
-	self->active = active;
+	/* relaxed: conc_admitted reads other workers' */
+	__atomic_store_n(&self->active, active, __ATOMIC_RELAXED);
 	if (active)
 		atomic_fetch_add(&pool->running, 1);
 	else
@@ -89,14 +93,86 @@ static int admitted(struct _TP_POOL *pool, struct tpio_worker *self, int use)
 	return 1;
 }
 
+/*
+ * The other workers counted in pool->running, if all are inside their
+ * callbacks: 1 and the sum of their callback sequences in *@seq, else 0.
+ * pool->mu held.
+ */
+static int others_in_callbacks(struct _TP_POOL *pool, struct tpio_worker *self,
+			       uint32_t *seq)
+{
+	struct tpio_worker *w;
+	uint32_t sum = 0;
+
+	tpio_list_for_each(w, &pool->workers, link) {
+		if (w == self || !__atomic_load_n(&w->active, __ATOMIC_RELAXED))
+			continue;
+		if (!atomic_load_explicit(&w->in_cb, memory_order_acquire))
+			return 0;
+		sum += atomic_load_explicit(&w->cb_seq, memory_order_relaxed);
+	}
+	*seq = sum;
+	return 1;
+}
+
+/*
+ * The library's count is full but the kernel's leaves room (callbacks
+ * counted in pool->running are blocked): take a place beyond the count.
+ * pool->mu held; @kroom: a first look at the kernel's counts said room.
+ * A worker between callbacks, or that just took its place, runs the
+ * library's own code, where a moment's sleep on pool->mu is a block to
+ * the kernel, not a blocked callback: so the kernel's counts are read
+ * again while every other counted worker is inside the same callback
+ * before and after. Two workers that ask at once may both get one; the
+ * one above the value gives it back after its callback (conc_over).
+ */
+static int conc_admitted(struct _TP_POOL *pool, struct tpio_worker *self,
+			 int kroom)
+{
+	uint32_t before, after;
+
+	if (!kroom || !others_in_callbacks(pool, self, &before) ||
+	    !tpio_conc_room(pool) || !others_in_callbacks(pool, self, &after) ||
+	    before != after)
+		return 0;
+	set_active(pool, self, 1);
+	atomic_fetch_add_explicit(&pool->conc_admits, 1, memory_order_relaxed);
+	return 1;
+}
+
+/*
+ * After a callback, above the library's count: if the kernel counts the
+ * value's worth running without this worker (a blocked callback woke up),
+ * it gives its place back rather than take more work, so that a blocker
+ * that wakes does not keep the pool above the value. A system call, only
+ * while the pool runs above its count.
+ */
+static int conc_over(struct _TP_POOL *pool, struct tpio_worker *self)
+{
+	struct tpio_conc_args a;
+
+	if (!pool->kconc || !self->active ||
+	    atomic_load(&pool->running) <= pool->concurrency ||
+	    tpio_conc_query(pool, &a) || !a.value)
+		return 0;
+	/* this worker is in active (attached, running) */
+	if (a.active + a.woken <= a.value)
+		return 0;
+	set_active(pool, self, 0);
+	atomic_fetch_add_explicit(&pool->conc_yields, 1, memory_order_relaxed);
+	return 1;
+}
+
 /* An entry of the shared scheduler (or the port's ring), begun. */
 static int take_shared(struct _TP_POOL *pool, struct tpio_worker *self,
 		       struct tpio_cqe *c)
 {
-	int was_active = self->active, ok = 0;
+	int was_active = self->active, ok = 0, kroom = 0;
 
-	if ((!atomic_load(&pool->sched_count) && !tpio_ring_nonempty(pool)) ||
-	    !admitted(pool, self, 0))
+	if (!atomic_load(&pool->sched_count) && !tpio_ring_nonempty(pool))
+		return 0;
+	/* refused by the library's count: the kernel may see blocked ones */
+	if (!admitted(pool, self, 0) && !(kroom = tpio_conc_room(pool)))
 		return 0;
 	pthread_mutex_lock(&pool->mu);
 	tpio_pull_ring(pool);
@@ -104,7 +180,8 @@ static int take_shared(struct _TP_POOL *pool, struct tpio_worker *self,
 	 * The place is taken under the lock, once an entry is there: a
 	 * worker that lost the entry to another never counts as running.
 	 */
-	if (atomic_load(&pool->sched_count) && admitted(pool, self, 1)) {
+	if (atomic_load(&pool->sched_count) &&
+	    (admitted(pool, self, 1) || conc_admitted(pool, self, kroom))) {
 		ok = tpio_pick(pool, c);
 		/* only stale entries were left: give the place back */
 		if (!ok && !was_active)
@@ -130,15 +207,20 @@ static void run_callback(struct _TP_POOL *pool, struct tpio_worker *self,
 	if (io->persistent)
 		self->persistent = 1;
 	tpio_cur_instance = &inst;
+	/* release: a reader that sees it sees cb_seq's new value */
+	atomic_store_explicit(&self->in_cb, 1, memory_order_release);
 	io->cb(&inst, io->ctx, (PVOID)(uintptr_t)c->overlapped, c->status,
 	       (ULONG_PTR)c->information, io);
 	if (io->finalization)
 		io->finalization(&inst, io->ctx);
+	atomic_store_explicit(&self->in_cb, 0, memory_order_relaxed);
 	tpio_cur_instance = NULL;
 	/* the API's actions for the callback's end (SetEventWhen...) */
 	if (inst.on_return)
 		inst.on_return(&inst);
 	tpio_io_end(io, inst.associated);
+	/* CallbackMayRunLong took it out of the counts: back in, idle */
+	tpio_conc_long_end(pool, self);
 }
 
 /* CloseThreadpool sets it under pool->mu; idle workers look without. */
@@ -310,6 +392,8 @@ static void worker_exit(struct _TP_POOL *pool, struct tpio_worker *self)
 {
 	int last;
 
+	/* before the pool (and its port) can go */
+	tpio_conc_detach(pool, self);
 	tpio_worker_unlink(pool, self);
 	last = !pool->threads;
 	/* a deferred CloseThreadpool: the last worker frees the pool */
@@ -337,9 +421,11 @@ void *tpio_worker_main(void *arg)
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	tpio_self = self;
+	if (pool->kconc)
+		tpio_conc_attach(pool, self);
 	for (;;) {
 		if (take_local(pool, self, &c) ||
-		    take_shared(pool, self, &c)) {
+		    (!conc_over(pool, self) && take_shared(pool, self, &c))) {
 			set_active(pool, self, 1);
 			timed_out = 0;
 			run_callback(pool, self, &c);
