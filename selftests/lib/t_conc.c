@@ -91,6 +91,9 @@ static void conc_start(struct __test_metadata *_metadata,
 {
 	setenv("TPIO_CONCURRENCY", value, 1);
 	setenv("TPIO_STALL_US", stall_us, 1);
+	/* pools use the module's control only when asked (2), unless 0 */
+	if (!getenv("TPIO_KERNEL_CONC") || strcmp(getenv("TPIO_KERNEL_CONC"), "0"))
+		setenv("TPIO_KERNEL_CONC", "2", 1);
 	self->pool = CreateThreadpool(NULL);
 	ASSERT_NE(NULL, self->pool);
 	SetThreadpoolThreadMaximum(self->pool, max);

@@ -21,7 +21,8 @@ show() {
 
 if [ "$backend" = kmod ]; then echo "1..7"; else echo "1..6"; fi
 dir=$(mktemp -d /tmp/tpiostat.XXXXXX) || exit 1
-TPIO_STATS=1 TPIO_STATS_MS=20 TPIO_BACKEND=$backend \
+# TPIO_KERNEL_CONC=2: the pool uses the module's control (kmod)
+TPIO_STATS=1 TPIO_STATS_MS=20 TPIO_KERNEL_CONC=2 TPIO_BACKEND=$backend \
 	"$load" 4 >"$dir/load.out" 2>"$dir/load.err" &
 pid=$!
 i=0

@@ -68,8 +68,12 @@ static void config_read(void)
 	cfg.spin_us = env_u32("TPIO_SPIN_US", cfg.cpus > 1 ? 20 : 0, 0, 1000);
 	cfg.concurrency = env_u32("TPIO_CONCURRENCY", cfg.cpus, 1, 1023);
 	cfg.stall_us = env_u32("TPIO_STALL_US", 1000, 100, 1000000);
-	/* 0: the pools do not use the module's concurrency control */
-	cfg.kernel_conc = env_u32("TPIO_KERNEL_CONC", 1, 0, 1);
+	/*
+	 * The module's concurrency control: 0 nowhere, 1 (default) for
+	 * completion ports, 2 for ports and pools (Documentation/libtpio.rst,
+	 * "Concurrency and stalls": pools measured slower with it so far)
+	 */
+	cfg.kernel_conc = env_u32("TPIO_KERNEL_CONC", 1, 0, 2);
 	s = getenv("TPIO_SOCKET_RECV");
 	cfg.socket_poll = s && !strcmp(s, "poll");
 	if (s && *s && strcmp(s, "poll") && strcmp(s, "uring"))

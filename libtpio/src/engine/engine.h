@@ -48,7 +48,7 @@ struct tpio_config {
 	uint32_t spin_us;		/* TPIO_SPIN_US (0 with one CPU) */
 	uint32_t concurrency;		/* TPIO_CONCURRENCY, default: CPUs */
 	uint32_t stall_us;		/* TPIO_STALL_US: stall detector tick */
-	uint32_t kernel_conc;		/* TPIO_KERNEL_CONC, default 1 */
+	uint32_t kernel_conc;		/* TPIO_KERNEL_CONC: 0, 1 ports, 2 pools */
 	uint32_t cpus;			/* CPUs in the affinity mask at start */
 	int socket_poll;		/* TPIO_SOCKET_RECV=poll */
 	int stats;			/* TPIO_STATS: anything but empty or 0 */

@@ -438,7 +438,7 @@ int tpio_pool_new(int is_default, const struct tpio_pool_ops *ops,
 	pthread_condattr_destroy(&ca);
 	pool->max_threads = POOL_DEFAULT_MAX;
 	pool->concurrency = cfg->concurrency;
-	if (cfg->kernel_conc)
+	if (cfg->kernel_conc >= 2)
 		conc_setup(pool);
 	pool->first_prio = -1;
 	pool->is_default = is_default;

@@ -137,17 +137,20 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 	 * The first look after the pool was quiet only counts what began:
 	 * "nothing began for a whole tick" needs a tick between two looks.
 	 */
-	if (!pool->mon_armed || cb != pool->mon_cb) {
+	if (!pool->kconc && (!pool->mon_armed || cb != pool->mon_cb)) {
 		pool->mon_cb = cb;	/* callbacks begin: not stuck */
 		pool->mon_armed = 1;
 		return 1;
 	}
 	/*
 	 * Nothing began for a whole tick while work waited. With the
-	 * kernel's counts, that is a stall only if they leave room: callbacks
-	 * that run (rather than block) the value's worth are left alone, and
-	 * the worker woken below takes its place by the same counts (no
-	 * grant). Its kernel release found no sleeper: one is woken or started.
+	 * kernel's counts no quiet tick is needed: work waits and they leave
+	 * room (a counted callback is blocked now, even if callbacks keep
+	 * beginning between its blocks), or they do not (callbacks that run,
+	 * rather than block, the value's worth are left alone). The worker
+	 * woken below takes its place by the same counts (no grant): the
+	 * kernel releases a sleeper at a block only if that sleeper slept
+	 * before the last post, so this tick is what catches the others.
 	 */
 	if (pool->kconc && !tpio_conc_room(pool)) {
 		pool->mon_cb = cb;
