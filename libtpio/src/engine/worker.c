@@ -362,6 +362,15 @@ static int sleep_idle(struct _TP_POOL *pool, struct tpio_worker *self)
 
 	if (work_visible(pool, self) || stopping(pool))
 		return 0;
+	/*
+	 * Work waits that the count refused this worker: the detector must
+	 * look, or callbacks that block could hold it back for good. The
+	 * posters asked it only if they found the count full, and a burst
+	 * that started threads instead (running + woken below the value
+	 * while those threads start) left nobody asking.
+	 */
+	if (atomic_load(&pool->sched_count) || tpio_ring_nonempty(pool))
+		tpio_pool_watch(pool);
 	/* an idle worker that may submit leads a vacant engine */
 	if (e && !atomic_load(&pool->leader) && tpio_pool_bind(pool, self))
 		return 0;
