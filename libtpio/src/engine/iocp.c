@@ -237,11 +237,8 @@ int tpio_iocp_create(uint32_t concurrency, struct tpio_iocp **out)
 	if (tpio_config()->kernel_conc) {
 		struct tpio_conc_args a;
 
-		memset(&a, 0, sizeof(a));
-		a.op = TPIO_CONC_SET;
-		a.value = p->concurrency < TPIO_CONC_MAX ? p->concurrency :
-							   TPIO_CONC_MAX;
-		p->kconc = !t->conc(&p->port, &a);
+		p->kconc = !tpio_port_conc(&p->port, TPIO_CONC_SET,
+					   p->concurrency, &a);
 	}
 	atomic_store(&p->refs, 1);
 	*out = p;
@@ -523,9 +520,7 @@ static void att_detach(void)
 
 	if (!p)
 		return;
-	memset(&a, 0, sizeof(a));
-	a.op = TPIO_CONC_DETACH;
-	p->port.t->conc(&p->port, &a);
+	tpio_port_conc(&p->port, TPIO_CONC_DETACH, 0, &a);
 	tl_att = NULL;
 	pthread_setspecific(att_key, NULL);
 	tpio_iocp_put(p);
@@ -550,9 +545,7 @@ static int att_attach(struct tpio_iocp *p)
 	    tl_att_refused_inc == atomic_load(&p->inc))
 		return 0;
 	att_detach();
-	memset(&a, 0, sizeof(a));
-	a.op = TPIO_CONC_ATTACH;
-	if (p->port.t->conc(&p->port, &a)) {
+	if (tpio_port_conc(&p->port, TPIO_CONC_ATTACH, 0, &a)) {
 		tl_att_refused = p;
 		tl_att_refused_inc = atomic_load(&p->inc);
 		return 0;
@@ -571,9 +564,7 @@ static int kroom(struct tpio_iocp *p)
 {
 	struct tpio_conc_args a;
 
-	memset(&a, 0, sizeof(a));
-	a.op = TPIO_CONC_QUERY;
-	if (p->port.t->conc(&p->port, &a) || !a.value)
+	if (tpio_port_conc(&p->port, TPIO_CONC_QUERY, 0, &a) || !a.value)
 		return 0;
 	return a.active + a.woken <= a.value;
 }

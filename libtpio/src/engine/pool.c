@@ -323,9 +323,7 @@ BOOL tpio_pool_may_run_long(struct _TP_POOL *pool)
 
 int tpio_conc_query(struct _TP_POOL *pool, struct tpio_conc_args *a)
 {
-	memset(a, 0, sizeof(*a));
-	a->op = TPIO_CONC_QUERY;
-	return pool->port.t->conc(&pool->port, a);
+	return tpio_port_conc(&pool->port, TPIO_CONC_QUERY, 0, a);
 }
 
 /*
@@ -355,10 +353,9 @@ void tpio_conc_attach(struct _TP_POOL *pool, struct tpio_worker *self)
 {
 	struct tpio_conc_args a;
 
-	memset(&a, 0, sizeof(a));
-	a.op = TPIO_CONC_ATTACH;
 	/* ENOSPC (a port's or a thread's limit): the worker goes uncounted */
-	self->attached = pool->kconc && !pool->port.t->conc(&pool->port, &a);
+	self->attached = pool->kconc &&
+			 !tpio_port_conc(&pool->port, TPIO_CONC_ATTACH, 0, &a);
 }
 
 void tpio_conc_detach(struct _TP_POOL *pool, struct tpio_worker *self)
@@ -367,9 +364,7 @@ void tpio_conc_detach(struct _TP_POOL *pool, struct tpio_worker *self)
 
 	if (!self->attached)
 		return;
-	memset(&a, 0, sizeof(a));
-	a.op = TPIO_CONC_DETACH;
-	pool->port.t->conc(&pool->port, &a);
+	tpio_port_conc(&pool->port, TPIO_CONC_DETACH, 0, &a);
 	self->attached = 0;
 }
 
@@ -387,11 +382,8 @@ static void conc_setup(struct _TP_POOL *pool)
 {
 	struct tpio_conc_args a;
 
-	memset(&a, 0, sizeof(a));
-	a.op = TPIO_CONC_SET;
-	a.value = pool->concurrency < TPIO_CONC_MAX ? pool->concurrency :
-						       TPIO_CONC_MAX;
-	pool->kconc = !pool->port.t->conc(&pool->port, &a);
+	pool->kconc = !tpio_port_conc(&pool->port, TPIO_CONC_SET,
+				      pool->concurrency, &a);
 }
 
 /* ---- pool objects ---- */

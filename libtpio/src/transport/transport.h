@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <linux/tpio.h>
 #include "tpio_word.h"
 
@@ -75,6 +76,20 @@ struct tpio_port {
 	struct tpio_ring_view r;
 	void *priv;
 };
+
+/*
+ * One TPIO_IOC_CONC command @op on @port (the pools' and the completion
+ * ports' one way to it): @a zeroed, the value (TPIO_CONC_SET's, capped at
+ * TPIO_CONC_MAX; 0 for the others) set, the counts returned in @a.
+ */
+static inline int tpio_port_conc(struct tpio_port *port, uint32_t op,
+				 uint32_t value, struct tpio_conc_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->op = op;
+	a->value = value < TPIO_CONC_MAX ? value : TPIO_CONC_MAX;
+	return port->t->conc(port, a);
+}
 
 TPIO_HIDDEN extern const struct tpio_transport tpio_transport_user;
 TPIO_HIDDEN extern const struct tpio_transport tpio_transport_kmod;
