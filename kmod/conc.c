@@ -211,9 +211,11 @@ static struct preempt_ops tpio_conc_ops = {
 /*
  * The port's work: picks the newest sleeper while the value allows and
  * completions wait, TPIO_WAKE_BATCH per hold of the lock. Completions
- * wait when the ring or the overflow FIFO holds entries, or when the
- * sleeper slept with TPIO_WAIT_SEQ and wake_seq moved since: a poster
- * queued work in user memory and did not wake it (the value was reached).
+ * wait when the ring or the overflow FIFO holds entries, when the sleeper
+ * slept with TPIO_WAIT_PENDING (it left work in user memory that the value
+ * refused it), or when it slept with TPIO_WAIT_SEQ and wake_seq moved
+ * since: a poster queued work in user memory and did not wake it (the
+ * value was reached).
  */
 static void tpio_conc_work_fn(struct work_struct *work)
 {
@@ -234,7 +236,7 @@ static void tpio_conc_work_fn(struct work_struct *work)
 			if (!more)
 				break;
 			w = container_of(n, struct tpio_worker, node);
-			more = tpio_port_has_entries(port) ||
+			more = tpio_port_has_entries(port) || w->pending ||
 			       (w->use_seq &&
 				READ_ONCE(port->shared->wake_seq) != w->seq);
 			if (!more)
@@ -441,7 +443,7 @@ void tpio_conc_wait_end(struct tpio_port *port, struct tpio_worker *w)
 
 u32 tpio_conc_features(void)
 {
-	return TPIO_FEAT_CONC;
+	return TPIO_FEAT_CONC | TPIO_FEAT_CONC_PENDING;
 }
 
 int tpio_conc_mod_init(void)

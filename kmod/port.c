@@ -466,23 +466,28 @@ long tpio_ioctl_wait(struct tpio_port *port, void __user *argp)
 
 	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
-	if ((args.flags & ~TPIO_WAIT_SEQ) ||
-	    (!(args.flags & TPIO_WAIT_SEQ) && args.seq))
+	if ((args.flags & ~(TPIO_WAIT_SEQ | TPIO_WAIT_PENDING)) ||
+	    (!(args.flags & TPIO_WAIT_SEQ) && args.seq) ||
+	    ((args.flags & TPIO_WAIT_PENDING) &&
+	     !(tpio_conc_features() & TPIO_FEAT_CONC_PENDING)))
 		return -EINVAL;
 
 	w.task = current;
 	w.woken = false;
 	w.use_seq = args.flags & TPIO_WAIT_SEQ;
+	w.pending = args.flags & TPIO_WAIT_PENDING;
 	w.seq = args.seq;
 	/* an attached caller stops counting as active (conc.c) */
 	tpio_conc_wait_begin(port, &w);
 
 	/*
 	 * Queue ourselves, newest first, unless there is work that the
-	 * concurrency value lets us take.
+	 * concurrency value lets us take: in the ring, or, with
+	 * TPIO_WAIT_PENDING and a value, in the caller's memory.
 	 */
 	ret = tpio_wait_fill(port);
-	ret = ret && tpio_conc_admit(port);
+	ret = (ret || (w.pending && READ_ONCE(port->conc.value))) &&
+	      tpio_conc_admit(port);
 	if (ret || !args.timeout) {
 		ret = ret ? 0 : -ETIMEDOUT;
 		trace_tpio_dequeue(port, ret, false);

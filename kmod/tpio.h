@@ -81,6 +81,7 @@ struct tpio_worker {
 	struct tpio_conc_reg *conc;	/* the sleeper's attachment, or NULL */
 	u32 seq;		/* with use_seq: the wake_seq it slept with */
 	bool use_seq;		/* slept with TPIO_WAIT_SEQ */
+	bool pending;		/* slept with TPIO_WAIT_PENDING */
 	bool woken;		/* set under port->lock, read with READ_ONCE */
 };
 

@@ -25,6 +25,7 @@ static const struct {
 	{ TPIO_FEAT_WAIT_SEQ, "wait-seq" },
 	{ TPIO_FEAT_POLL, "poll" },
 	{ TPIO_FEAT_CONC, "conc" },
+	{ TPIO_FEAT_CONC_PENDING, "conc-pending" },
 };
 
 int main(int argc, char **argv)

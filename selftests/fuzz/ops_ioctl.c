@@ -624,7 +624,8 @@ static uint32_t read_wake_seq(struct worker *w, const struct call *c,
 /*
  * WAIT's flags and seq: mostly a plain wait, often TPIO_WAIT_SEQ with the
  * current wake_seq (it sleeps) or another value (it must not), sometimes
- * an unknown flag or a seq without the flag.
+ * TPIO_WAIT_PENDING (with a concurrency value it may return at once), an
+ * unknown flag or a seq without the flag.
  */
 static void pick_wait_seq(struct worker *w, const struct call *c,
 			  uint32_t off, struct tpio_wait_args *wa)
@@ -641,7 +642,10 @@ static void pick_wait_seq(struct worker *w, const struct call *c,
 						  (uint32_t)below(w, 3) - 1);
 		return;
 	}
-	if (x < 97)
+	if (x < 96)
+		wa->flags = TPIO_WAIT_PENDING |
+			    (chance(w, 50) ? TPIO_WAIT_SEQ : 0);
+	else if (x < 97)
 		wa->flags = 1U << below(w, 32);
 	else
 		wa->seq = (uint32_t)rnd(w) | 1;
@@ -690,11 +694,14 @@ void op_wait(struct worker *w)
 	do_ioctl(w, &c, TPIO_IOC_WAIT, arg, a, bound);
 	call_settle(w, &c);
 	if (!gate(&c, &mask) && !readable(&c, ptr_access(c.pk), &mask)) {
-		if ((wa.flags & ~TPIO_WAIT_SEQ) ||
+		if ((wa.flags & ~(TPIO_WAIT_SEQ | TPIO_WAIT_PENDING)) ||
 		    (!(wa.flags & TPIO_WAIT_SEQ) && wa.seq))
 			mask = M(E_INVAL);
 		else
 			mask = M(E_OK) | M(E_TIMEDOUT) | M(E_INTR);
+		/* PENDING: EINVAL from a module without the control */
+		if (mask != M(E_INVAL) && (wa.flags & TPIO_WAIT_PENDING))
+			mask |= M(E_INVAL);
 	}
 	check_result(w, &c, mask);
 	check_wait_timing(w, &c, wa.timeout, 0);

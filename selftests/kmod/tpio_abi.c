@@ -9,7 +9,7 @@
 
 #define ALL_FEATURES (TPIO_FEAT_RING | TPIO_FEAT_OVERFLOW | TPIO_FEAT_XPROC_POST | \
 		      TPIO_FEAT_WAIT_SEQ | TPIO_FEAT_POLL | \
-		      TPIO_FEAT_CONC)
+		      TPIO_FEAT_CONC | TPIO_FEAT_CONC_PENDING)
 
 TEST(version)
 {
@@ -565,9 +565,14 @@ TEST(wait_wake_drain_validation)
 	ASSERT_EQ(0, io_create(p.fd, 5, &io));
 
 	memset(&wa, 0, sizeof(wa));
-	wa.flags = 2;
+	wa.flags = 4;
 	EXPECT_EQ(-1, ioctl(p.fd, TPIO_IOC_WAIT, &wa));
 	EXPECT_EQ(EINVAL, errno);
+	/* PENDING needs the feature; without a value it changes nothing */
+	wa.flags = TPIO_WAIT_PENDING;
+	EXPECT_EQ(-1, ioctl(p.fd, TPIO_IOC_WAIT, &wa));
+	EXPECT_EQ(p.sa.features & TPIO_FEAT_CONC_PENDING ? ETIMEDOUT : EINVAL,
+		  errno);
 	wa.flags = 0;
 	wa.seq = 1;
 	EXPECT_EQ(-1, ioctl(p.fd, TPIO_IOC_WAIT, &wa));

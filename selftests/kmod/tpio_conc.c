@@ -473,6 +473,104 @@ out:
 }
 
 /*
+ * TPIO_WAIT_PENDING: a worker that the value refused leaves work in its
+ * own memory (no ring entry, wake_seq unchanged) and says so. Value 1, an
+ * attached spinner runs: the pending WAIT of another attached thread
+ * sleeps (with timeout 0, ETIMEDOUT); when the spinner blocks, the block
+ * releases it. While the spinner stays blocked, a pending WAIT returns at
+ * once, a plain one does not. With the value 0, PENDING changes nothing.
+ */
+struct pending_sleeper {
+	struct port *p;
+	__u32 timeout0_err;	/* errno of the first WAIT (timeout 0) */
+	int ret;
+	atomic_int back;
+};
+
+static int wait_pending(int fd, __u64 timeout, __u32 flags)
+{
+	struct tpio_wait_args wa = { .timeout = timeout, .flags = flags };
+
+	return ioctl(fd, TPIO_IOC_WAIT, &wa);
+}
+
+static void *pending_sleeper_fn(void *arg)
+{
+	struct pending_sleeper *q = arg;
+
+	q->ret = conc(q->p->fd, TPIO_CONC_ATTACH, 0, NULL);
+	if (!q->ret) {
+		if (wait_pending(q->p->fd, 0, TPIO_WAIT_PENDING))
+			q->timeout0_err = errno;
+		q->ret = wait_pending(q->p->fd, TPIO_INFINITE,
+				      TPIO_WAIT_PENDING);
+	}
+	atomic_store(&q->back, 1);
+	conc(q->p->fd, TPIO_CONC_DETACH, 0, NULL);
+	return NULL;
+}
+
+TEST(block_releases_a_pending_sleeper)
+{
+	struct port p = { .fd = -1 };
+	struct pending_sleeper q;
+	struct spinner s;
+	pthread_t th;
+	int pipefd[2];
+
+	PORT_OPEN(&p, 16, 4);
+	if (!(p.sa.features & TPIO_FEAT_CONC_PENDING))
+		SKIP(goto out, "no TPIO_FEAT_CONC_PENDING");
+	ASSERT_EQ(0, pipe(pipefd));
+
+	/* value 0: a pending WAIT is a plain one */
+	EXPECT_EQ(-1, wait_pending(p.fd, 0, TPIO_WAIT_PENDING));
+	EXPECT_EQ(ETIMEDOUT, errno);
+
+	ASSERT_EQ(0, conc(p.fd, TPIO_CONC_SET, 1, NULL));
+	memset(&s, 0, sizeof(s));
+	s.p = &p;
+	s.block = pipefd[0];
+	ASSERT_EQ(0, pthread_create(&s.th, NULL, spinner_fn, &s));
+	ASSERT_TRUE(EVENTUALLY(atomic_load(&s.ready)));
+
+	memset(&q, 0, sizeof(q));
+	q.p = &p;
+	ASSERT_EQ(0, pthread_create(&th, NULL, pending_sleeper_fn, &q));
+	ASSERT_TRUE(EVENTUALLY(sleepers(&p) == 1));
+	sleep_ms(BLOCKED_MS);
+	EXPECT_EQ(0, atomic_load(&q.back));
+	EXPECT_EQ(0, counts(p.fd).released);
+
+	/* the spinner blocks: the pending sleeper is released */
+	atomic_store(&s.stop, 1);
+	ASSERT_EQ(0, join_within(th, RELEASE_MS));
+	EXPECT_EQ(0, q.ret);
+	EXPECT_EQ(ETIMEDOUT, q.timeout0_err);
+	EXPECT_EQ(1, counts(p.fd).released);
+
+	/* the spinner stays blocked: room for one, a pending WAIT takes it */
+	ASSERT_TRUE(EVENTUALLY(counts(p.fd).blocked == 1));
+	EXPECT_EQ(0, counts(p.fd).active);
+	EXPECT_EQ(0, wait_pending(p.fd, 0, TPIO_WAIT_PENDING));
+	EXPECT_EQ(0, wait_pending(p.fd, TPIO_INFINITE,
+				  TPIO_WAIT_PENDING | TPIO_WAIT_SEQ));
+	EXPECT_EQ(-1, wait_pending(p.fd, 0, 0));
+	EXPECT_EQ(ETIMEDOUT, errno);
+
+	ASSERT_EQ(1, write(pipefd[1], "x", 1));
+	ASSERT_EQ(0, join_within(s.th, RELEASE_MS));
+	EXPECT_EQ(0, counts(p.fd).attached);
+	EXPECT_EQ(0, counts(p.fd).active);
+	EXPECT_EQ(0, counts(p.fd).blocked);
+	EXPECT_EQ(0, counts(p.fd).woken);
+	close(pipefd[0]);
+	close(pipefd[1]);
+out:
+	port_close(&p);
+}
+
+/*
  * A burst: 8 attached workers, value 2, 200 completions whose callbacks
  * block half of the time (a 1 ms sleep) and spin otherwise. All run; the
  * port never deadlocks; the counts come back to 0. (How many sleepers the

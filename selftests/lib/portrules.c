@@ -205,7 +205,7 @@ static void wait_poll(struct tpio_port *p)
 {
 	say("worker_wait poll -> %s\n",
 	    err(t->worker_wait(p, 0, __atomic_load_n(p->r.wake_seq,
-						      __ATOMIC_SEQ_CST))));
+						      __ATOMIC_SEQ_CST), 0)));
 }
 
 static void setup(struct tpio_port *p, uint32_t entries, uint32_t objects)
@@ -378,7 +378,8 @@ static void *sleeper_main(void *arg)
 	struct sleeper *s = arg;
 	uint32_t seq = __atomic_load_n(s->p->r.wake_seq, __ATOMIC_SEQ_CST);
 
-	s->ret = s->p->t->worker_wait(s->p, now_ns() + s->timeout_ns, seq);
+	s->ret = s->p->t->worker_wait(s->p, now_ns() + s->timeout_ns, seq,
+					0);
 	__atomic_store_n(&s->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }

@@ -41,6 +41,7 @@
 #define TPIO_FEAT_WAIT_SEQ	0x8U	/* waiters, wake_seq, TPIO_WAIT_SEQ */
 #define TPIO_FEAT_POLL		0x10U	/* poll(): POLLIN while entries wait */
 #define TPIO_FEAT_CONC		0x20U	/* TPIO_IOC_CONC: concurrency control */
+#define TPIO_FEAT_CONC_PENDING	0x40U	/* TPIO_WAIT_PENDING */
 
 /*
  * The state word: one __u64 per object slot in the shared region, updated
@@ -164,6 +165,7 @@ struct tpio_post_args {
 };
 
 #define TPIO_WAIT_SEQ		0x1U	/* sleep only while wake_seq == seq */
+#define TPIO_WAIT_PENDING	0x2U	/* work the value refused waits */
 
 struct tpio_wait_args {
 	__u64 timeout;		/* in: absolute CLOCK_MONOTONIC ns */
@@ -211,7 +213,10 @@ struct tpio_io_query_args {
  * (TPIO_CONC_SET, 1..TPIO_CONC_MAX), POST and WAKE(WORKERS) pick a sleeper
  * only while active + woken < value, and an attached worker whose block
  * drops the count below the value releases one sleeper (the newest) if
- * completions wait. Every op returns the counts (out fields).
+ * completions wait. A sleeper of WAIT with TPIO_WAIT_PENDING has work
+ * waiting in its own memory (TPIO_FEAT_CONC_PENDING): with a value set,
+ * its WAIT returns at once while active + woken < value, and a block
+ * releases it. Every op returns the counts (out fields).
  */
 #define TPIO_CONC_ATTACH	1	/* attach the calling thread */
 #define TPIO_CONC_DETACH	2	/* detach the calling thread */

@@ -129,6 +129,7 @@ struct tpio_worker {
 	int attached;			/* counted by the kernel (pool->kconc) */
 	_Atomic int in_cb;		/* inside a callback (kconc: conc_admitted) */
 	int long_detached;		/* CallbackMayRunLong left the counts */
+	int pending_waits;		/* kconc: sleep_idle's pending WAITs */
 };
 
 /* *@v - 1 unless it is 0: 1 when it took one. */

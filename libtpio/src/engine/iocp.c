@@ -657,7 +657,7 @@ static int admission_sleep(struct tpio_iocp *p, __u64 abs)
 		if (!abs)
 			return -ETIMEDOUT;
 		atomic_fetch_add(&p->adm_ksleepers, 1);
-		ret = admit(p) ? 1 : p->port.t->worker_wait(&p->port, abs, seq);
+		ret = admit(p) ? 1 : p->port.t->worker_wait(&p->port, abs, seq, 0);
 		atomic_fetch_sub(&p->adm_ksleepers, 1);
 		if (ret == 1)
 			return 0;
@@ -744,7 +744,7 @@ static uint32_t take(struct tpio_iocp *p, struct tpio_iocp_packet *out,
 				     TPIO_RING_F_OVERFLOW))
 				break;
 			/* timeout 0: moves the overflow list into the ring */
-			p->port.t->worker_wait(&p->port, 0, 0);
+			p->port.t->worker_wait(&p->port, 0, 0, 0);
 			if (__atomic_load_n(r->tail, __ATOMIC_ACQUIRE) == h)
 				break;
 			continue;
@@ -814,7 +814,7 @@ int tpio_iocp_dequeue(struct tpio_iocp *p, struct tpio_iocp_packet *out,
 			last = 1;
 			continue;
 		}
-		ret = p->port.t->worker_wait(&p->port, abs, seq);
+		ret = p->port.t->worker_wait(&p->port, abs, seq, 0);
 		if (ret == -ETIMEDOUT)
 			last = 1;
 	}

@@ -124,7 +124,7 @@ void tpio_pull_ring(struct _TP_POOL *pool)
 			      TPIO_RING_F_OVERFLOW))
 				return;
 			/* timeout 0: moves the overflow list into the ring */
-			pool->port.t->worker_wait(&pool->port, 0, 0);
+			pool->port.t->worker_wait(&pool->port, 0, 0, 0);
 			if (__atomic_load_n(r->tail, __ATOMIC_ACQUIRE) == h)
 				return;
 			continue;

@@ -353,12 +353,39 @@ static int spin(struct _TP_POOL *pool, struct tpio_worker *self)
 	return found;
 }
 
+/*
+ * Pending WAITs in a row (sleep_idle) before a worker refused again and
+ * again sleeps without saying so, and leaves the work to the detector.
+ */
+#define TPIO_PENDING_WAITS	64
+
+/*
+ * Work waits that the count refused this worker: with the kernel's control
+ * (pool->kconc) the WAIT says so (TPIO_WAIT_PENDING), so that it returns
+ * at once if the kernel's counts leave room (the worker then asks them,
+ * take_shared), and a callback that blocks later releases this sleeper,
+ * as it releases one whose wake_seq is behind. A worker that came back
+ * that way and was refused again (conc_admitted's guard: another counted
+ * worker between callbacks) yields first, to let that worker on; after
+ * TPIO_PENDING_WAITS such rounds without a callback it sleeps plainly.
+ */
+static int pending_wait(struct _TP_POOL *pool, struct tpio_worker *self,
+			int waits)
+{
+	if (!pool->kconc || !self->attached || !waits ||
+	    self->pending_waits >= TPIO_PENDING_WAITS)
+		return 0;
+	if (self->pending_waits++)
+		sched_yield();
+	return 1;
+}
+
 /* Sleep in the transport until woken; -ETIMEDOUT after the idle timeout. */
 static int sleep_idle(struct _TP_POOL *pool, struct tpio_worker *self)
 {
 	uint32_t seq = __atomic_load_n(pool->port.r.wake_seq, __ATOMIC_SEQ_CST);
 	struct tpio_engine *e = atomic_load(&pool->eng);
-	int ret;
+	int ret, waits;
 
 	if (work_visible(pool, self) || stopping(pool))
 		return 0;
@@ -369,14 +396,15 @@ static int sleep_idle(struct _TP_POOL *pool, struct tpio_worker *self)
 	 * that started threads instead (running + woken below the value
 	 * while those threads start) left nobody asking.
 	 */
-	if (atomic_load(&pool->sched_count) || tpio_ring_nonempty(pool))
+	waits = atomic_load(&pool->sched_count) || tpio_ring_nonempty(pool);
+	if (waits)
 		tpio_pool_watch(pool);
 	/* an idle worker that may submit leads a vacant engine */
 	if (e && !atomic_load(&pool->leader) && tpio_pool_bind(pool, self))
 		return 0;
 	ret = pool->port.t->worker_wait(&pool->port,
 		tpio_now_ns() + tpio_config()->idle_timeout_ms * 1000000ULL,
-		seq);
+		seq, pending_wait(pool, self, waits));
 	tpio_claim_wake(pool);
 	return ret;
 }
@@ -437,6 +465,7 @@ void *tpio_worker_main(void *arg)
 		    (!conc_over(pool, self) && take_shared(pool, self, &c))) {
 			set_active(pool, self, 1);
 			timed_out = 0;
+			self->pending_waits = 0;
 			run_callback(pool, self, &c);
 			continue;
 		}

@@ -215,7 +215,8 @@ static int k_post(struct tpio_port *port, struct tpio_completion *c,
 	return ret;
 }
 
-static int k_worker_wait(struct tpio_port *port, __u64 abs_ns, uint32_t seq)
+static int k_worker_wait(struct tpio_port *port, __u64 abs_ns, uint32_t seq,
+			 int pending)
 {
 	struct tpio_wait_args a;
 
@@ -225,6 +226,8 @@ static int k_worker_wait(struct tpio_port *port, __u64 abs_ns, uint32_t seq)
 		a.flags = TPIO_WAIT_SEQ;
 		a.seq = seq;
 	}
+	if (pending && (K(port)->features & TPIO_FEAT_CONC_PENDING))
+		a.flags |= TPIO_WAIT_PENDING;
 	/* EINTR is returned, not restarted: the worker re-checks its state */
 	return ioctl(K(port)->fd, TPIO_IOC_WAIT, &a) < 0 ? -errno : 0;
 }

@@ -51,9 +51,12 @@ struct tpio_transport {
 		    uint32_t count, uint32_t *done);
 	/*
 	 * Sleep until woken, @abs_ns, or (the futex rule) *wake_seq != @seq;
-	 * 0 when woken or the seq moved, -ETIMEDOUT, -EINTR.
+	 * 0 when woken or the seq moved, -ETIMEDOUT, -EINTR. @pending: work
+	 * that the concurrency value refused the caller waits in the pool's
+	 * memory (TPIO_WAIT_PENDING where the module has it; else ignored).
 	 */
-	int (*worker_wait)(struct tpio_port *port, __u64 abs_ns, uint32_t seq);
+	int (*worker_wait)(struct tpio_port *port, __u64 abs_ns, uint32_t seq,
+			   int pending);
 	int (*drain)(struct tpio_port *port, uint32_t io, uint32_t flags,
 		     __u64 abs_ns);
 	int (*wake_io)(struct tpio_port *port, uint32_t io);

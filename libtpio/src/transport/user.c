@@ -425,11 +425,14 @@ out:
 	return ret;
 }
 
-static int u_worker_wait(struct tpio_port *port, __u64 abs_ns, uint32_t seq)
+static int u_worker_wait(struct tpio_port *port, __u64 abs_ns, uint32_t seq,
+			 int pending)
 {
 	struct uport *u = U(port);
 	struct usleeper me = { .futex = 0 };
 	int more;
+
+	(void)pending;	/* no concurrency control in this transport */
 	struct timespec ts = {
 		.tv_sec = abs_ns / 1000000000ULL,
 		.tv_nsec = abs_ns % 1000000000ULL,
