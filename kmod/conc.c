@@ -23,8 +23,9 @@
  *
  * Lifetimes. An attachment holds a reference to the port's file (the port
  * outlives it whoever closes the fd), to the thread's mm_struct (only
- * compared, to see an exec), to the module, and keeps the preempt
- * notifier static key on (tpio_conc_key_get). DETACH unregisters it in the thread itself.
+ * compared, to see an exec) and to the module; the module keeps the
+ * preempt notifier static key on from load to unload (tpio_conc_mod_init).
+ * DETACH unregisters it in the thread itself.
  * A thread that exits attached is switched out one last time in TASK_DEAD:
  * that hook puts the attachment on a list that a work item of the module's
  * workqueue frees after an RCU grace period (the scheduler is still
@@ -37,7 +38,6 @@
 #include <linux/file.h>
 #include <linux/llist.h>
 #include <linux/module.h>
-#include <linux/mutex.h>
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
@@ -75,52 +75,6 @@ static DEFINE_IRQ_WORK(tpio_conc_dead_iw, tpio_conc_dead_irq);
 static DECLARE_WORK(tpio_conc_dead_work, tpio_conc_dead_fn);
 
 static struct preempt_ops tpio_conc_ops;
-
-/*
- * The preempt notifier static key: notifiers run only while it is on.
- * Switching it patches the scheduler's code (every CPU synchronised), so
- * the module holds one count of it while attachments exist and for
- * TPIO_CONC_KEY_HOLD after the last one goes, rather than one per
- * attachment: ATTACH and DETACH in a loop do not patch code each time.
- * (A test VM under QEMU's TCG wedged within a few seconds of switching
- * it every 300 ms: Documentation/kmod.rst, "Lifetimes".)
- */
-#define TPIO_CONC_KEY_HOLD	(10 * HZ)
-static DEFINE_MUTEX(tpio_conc_key_mutex);
-static u32 tpio_conc_key_users;		/* attachments; key_mutex */
-static bool tpio_conc_key_held;		/* our count of the key; key_mutex */
-static void tpio_conc_key_off_fn(struct work_struct *work);
-static DECLARE_DELAYED_WORK(tpio_conc_key_off, tpio_conc_key_off_fn);
-
-static void tpio_conc_key_get(void)
-{
-	mutex_lock(&tpio_conc_key_mutex);
-	if (!tpio_conc_key_held) {
-		preempt_notifier_inc();
-		tpio_conc_key_held = true;
-	}
-	tpio_conc_key_users++;
-	mutex_unlock(&tpio_conc_key_mutex);
-}
-
-static void tpio_conc_key_put(void)
-{
-	mutex_lock(&tpio_conc_key_mutex);
-	if (!--tpio_conc_key_users)
-		mod_delayed_work(tpio_conc_wq, &tpio_conc_key_off,
-				 TPIO_CONC_KEY_HOLD);
-	mutex_unlock(&tpio_conc_key_mutex);
-}
-
-static void tpio_conc_key_off_fn(struct work_struct *work)
-{
-	mutex_lock(&tpio_conc_key_mutex);
-	if (!tpio_conc_key_users && tpio_conc_key_held) {
-		preempt_notifier_dec();
-		tpio_conc_key_held = false;
-	}
-	mutex_unlock(&tpio_conc_key_mutex);
-}
 
 /* Moves @reg to @state, keeping the port's counts. Preemption off. */
 static void tpio_conc_set(struct tpio_conc_reg *reg,
@@ -292,7 +246,6 @@ static void tpio_conc_free(struct tpio_conc_reg *reg)
 	tpio_unlock(port);
 	tpio_uncharge(port->user, sizeof(*reg));
 	mmdrop(reg->mm);
-	tpio_conc_key_put();
 	fput(reg->file);
 	kfree(reg);
 	module_put(THIS_MODULE);
@@ -378,7 +331,6 @@ static int tpio_conc_attach(struct file *file, struct tpio_port *port)
 	mmgrab(reg->mm);
 	__module_get(THIS_MODULE);
 	preempt_notifier_init(&reg->pn, &tpio_conc_ops);
-	tpio_conc_key_get();
 	preempt_disable();
 	tpio_conc_set(reg, TPIO_CS_ACTIVE);
 	preempt_notifier_register(&reg->pn);
@@ -446,20 +398,31 @@ u32 tpio_conc_features(void)
 	return TPIO_FEAT_CONC | TPIO_FEAT_CONC_PENDING;
 }
 
+/*
+ * The preempt notifier static key: notifiers run only while it is on.
+ * Switching it patches the scheduler's code with every CPU synchronised,
+ * an interruption of the whole machine at a moment nobody chose; the
+ * module switches it on once at load and off at unload, when no thread
+ * can be attached (each attachment holds a module reference), rather
+ * than whenever attachments come and go. (Under QEMU's TCG, a test VM
+ * stopped dead when the key was switched while threads were busy being
+ * scheduled: Documentation/kmod.rst, "Lifetimes".)
+ */
 int tpio_conc_mod_init(void)
 {
 	tpio_conc_wq = alloc_workqueue("tpio_conc", WQ_HIGHPRI, 0);
-	return tpio_conc_wq ? 0 : -ENOMEM;
+	if (!tpio_conc_wq)
+		return -ENOMEM;
+	preempt_notifier_inc();
+	return 0;
 }
 
 /* No attachment is left: each holds a module reference. */
 void tpio_conc_mod_exit(void)
 {
-	cancel_delayed_work_sync(&tpio_conc_key_off);
-	if (tpio_conc_key_held)
-		preempt_notifier_dec();
 	irq_work_sync(&tpio_conc_dead_iw);
 	destroy_workqueue(tpio_conc_wq);
+	preempt_notifier_dec();
 }
 
 #else /* !CONFIG_PREEMPT_NOTIFIERS: TPIO_IOC_CONC fails, no feature bit */
