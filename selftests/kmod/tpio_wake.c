@@ -58,7 +58,7 @@ TEST(wait_seq_validation)
 
 	PORT_OPEN(&p, 2, 2);
 	memset(&wa, 0, sizeof(wa));
-	wa.flags = 0x2;
+	wa.flags = 0x4;	/* unknown (0x2 is TPIO_WAIT_PENDING) */
 	EXPECT_EQ(-1, ioctl(p.fd, TPIO_IOC_WAIT, &wa));
 	EXPECT_EQ(EINVAL, errno);
 	memset(&wa, 0, sizeof(wa));
