@@ -230,6 +230,17 @@ static void *spinner_fn(void *arg)
 	return NULL;
 }
 
+/* @s spins attached to @p (then blocks on @block, or -1) */
+static void spinner_start(struct __test_metadata *_metadata,
+			  struct spinner *s, struct port *p, int block)
+{
+	memset(s, 0, sizeof(*s));
+	s->p = p;
+	s->block = block;
+	ASSERT_EQ(0, pthread_create(&s->th, NULL, spinner_fn, s));
+	ASSERT_TRUE(EVENTUALLY(atomic_load(&s->ready)));
+}
+
 static int sleepers(struct port *p)
 {
 	return __atomic_load_n(ring_u32(p, p->sa.ring_off.waiters),
@@ -266,11 +277,7 @@ TEST(block_releases_exactly_one)
 	ASSERT_EQ(0, io_create(p.fd, 1, &io));
 	ASSERT_EQ(0, conc(p.fd, TPIO_CONC_SET, 1, NULL));
 
-	memset(&s, 0, sizeof(s));
-	s.p = &p;
-	s.block = pipefd[0];
-	ASSERT_EQ(0, pthread_create(&s.th, NULL, spinner_fn, &s));
-	ASSERT_TRUE(EVENTUALLY(atomic_load(&s.ready)));
+	spinner_start(_metadata, &s, &p, pipefd[0]);
 
 	workers_start(_metadata, &p, w, 3);
 	ASSERT_TRUE(EVENTUALLY(sleepers(&p) == 3));
@@ -375,11 +382,7 @@ TEST(raising_the_value_releases)
 		SKIP(goto out, "no TPIO_FEAT_CONC");
 	ASSERT_EQ(0, io_create(p.fd, 1, &io));
 	ASSERT_EQ(0, conc(p.fd, TPIO_CONC_SET, 1, NULL));
-	memset(&s, 0, sizeof(s));
-	s.p = &p;
-	s.block = -1;
-	ASSERT_EQ(0, pthread_create(&s.th, NULL, spinner_fn, &s));
-	ASSERT_TRUE(EVENTUALLY(atomic_load(&s.ready)));
+	spinner_start(_metadata, &s, &p, -1);
 	workers_start(_metadata, &p, w, 3);
 	ASSERT_TRUE(EVENTUALLY(sleepers(&p) == 3));
 	ASSERT_EQ(0, post_n(&p, io, 3));
@@ -405,23 +408,35 @@ out:
  * wake_seq but did not WAKE, the value being reached. When the running
  * worker blocks, the sleeper whose seq is behind is released.
  */
-struct seq_sleeper {
+struct flag_sleeper {
 	struct port *p;
-	__u32 seq;
+	__u32 flags;		/* of its WAITs */
+	__u32 seq;		/* with TPIO_WAIT_SEQ */
+	__u32 timeout0_err;	/* errno of a first WAIT with timeout 0 */
 	int ret;
 	atomic_int back;
 };
 
-static void *seq_sleeper_fn(void *arg)
+static int wait_flags(int fd, __u64 timeout, __u32 flags, __u32 seq)
 {
-	struct seq_sleeper *q = arg;
 	struct tpio_wait_args wa = {
-		.timeout = TPIO_INFINITE, .flags = TPIO_WAIT_SEQ, .seq = q->seq,
+		.timeout = timeout, .flags = flags, .seq = seq,
 	};
 
+	return ioctl(fd, TPIO_IOC_WAIT, &wa);
+}
+
+/* attached: a WAIT with timeout 0, then one without a timeout */
+static void *flag_sleeper_fn(void *arg)
+{
+	struct flag_sleeper *q = arg;
+
 	q->ret = conc(q->p->fd, TPIO_CONC_ATTACH, 0, NULL);
-	if (!q->ret)
-		q->ret = ioctl(q->p->fd, TPIO_IOC_WAIT, &wa);
+	if (!q->ret) {
+		if (wait_flags(q->p->fd, 0, q->flags, q->seq))
+			q->timeout0_err = errno;
+		q->ret = wait_flags(q->p->fd, TPIO_INFINITE, q->flags, q->seq);
+	}
 	atomic_store(&q->back, 1);
 	conc(q->p->fd, TPIO_CONC_DETACH, 0, NULL);
 	return NULL;
@@ -430,7 +445,7 @@ static void *seq_sleeper_fn(void *arg)
 TEST(block_releases_for_user_queued_work)
 {
 	struct port p = { .fd = -1 };
-	struct seq_sleeper q;
+	struct flag_sleeper q;
 	struct spinner s;
 	pthread_t th;
 	int pipefd[2];
@@ -443,16 +458,13 @@ TEST(block_releases_for_user_queued_work)
 	ASSERT_EQ(0, conc(p.fd, TPIO_CONC_SET, 1, NULL));
 	seq = (__u32 *)(p.shared + p.sa.shared_off.wake_seq);
 
-	memset(&s, 0, sizeof(s));
-	s.p = &p;
-	s.block = pipefd[0];
-	ASSERT_EQ(0, pthread_create(&s.th, NULL, spinner_fn, &s));
-	ASSERT_TRUE(EVENTUALLY(atomic_load(&s.ready)));
+	spinner_start(_metadata, &s, &p, pipefd[0]);
 
 	memset(&q, 0, sizeof(q));
 	q.p = &p;
+	q.flags = TPIO_WAIT_SEQ;
 	q.seq = __atomic_load_n(seq, __ATOMIC_SEQ_CST);
-	ASSERT_EQ(0, pthread_create(&th, NULL, seq_sleeper_fn, &q));
+	ASSERT_EQ(0, pthread_create(&th, NULL, flag_sleeper_fn, &q));
 	ASSERT_TRUE(EVENTUALLY(sleepers(&p) == 1));
 	/* the poster: work queued, value reached, no WAKE */
 	__atomic_fetch_add(seq, 1, __ATOMIC_SEQ_CST);
@@ -462,6 +474,7 @@ TEST(block_releases_for_user_queued_work)
 	atomic_store(&s.stop, 1);
 	ASSERT_EQ(0, join_within(th, RELEASE_MS));
 	EXPECT_EQ(0, q.ret);
+	EXPECT_EQ(ETIMEDOUT, q.timeout0_err);
 	EXPECT_EQ(1, counts(p.fd).released);
 	ASSERT_EQ(1, write(pipefd[1], "x", 1));
 	ASSERT_EQ(0, join_within(s.th, RELEASE_MS));
@@ -480,40 +493,10 @@ out:
  * releases it. While the spinner stays blocked, a pending WAIT returns at
  * once, a plain one does not. With the value 0, PENDING changes nothing.
  */
-struct pending_sleeper {
-	struct port *p;
-	__u32 timeout0_err;	/* errno of the first WAIT (timeout 0) */
-	int ret;
-	atomic_int back;
-};
-
-static int wait_pending(int fd, __u64 timeout, __u32 flags)
-{
-	struct tpio_wait_args wa = { .timeout = timeout, .flags = flags };
-
-	return ioctl(fd, TPIO_IOC_WAIT, &wa);
-}
-
-static void *pending_sleeper_fn(void *arg)
-{
-	struct pending_sleeper *q = arg;
-
-	q->ret = conc(q->p->fd, TPIO_CONC_ATTACH, 0, NULL);
-	if (!q->ret) {
-		if (wait_pending(q->p->fd, 0, TPIO_WAIT_PENDING))
-			q->timeout0_err = errno;
-		q->ret = wait_pending(q->p->fd, TPIO_INFINITE,
-				      TPIO_WAIT_PENDING);
-	}
-	atomic_store(&q->back, 1);
-	conc(q->p->fd, TPIO_CONC_DETACH, 0, NULL);
-	return NULL;
-}
-
 TEST(block_releases_a_pending_sleeper)
 {
 	struct port p = { .fd = -1 };
-	struct pending_sleeper q;
+	struct flag_sleeper q;
 	struct spinner s;
 	pthread_t th;
 	int pipefd[2];
@@ -524,19 +507,16 @@ TEST(block_releases_a_pending_sleeper)
 	ASSERT_EQ(0, pipe(pipefd));
 
 	/* value 0: a pending WAIT is a plain one */
-	EXPECT_EQ(-1, wait_pending(p.fd, 0, TPIO_WAIT_PENDING));
+	EXPECT_EQ(-1, wait_flags(p.fd, 0, TPIO_WAIT_PENDING, 0));
 	EXPECT_EQ(ETIMEDOUT, errno);
 
 	ASSERT_EQ(0, conc(p.fd, TPIO_CONC_SET, 1, NULL));
-	memset(&s, 0, sizeof(s));
-	s.p = &p;
-	s.block = pipefd[0];
-	ASSERT_EQ(0, pthread_create(&s.th, NULL, spinner_fn, &s));
-	ASSERT_TRUE(EVENTUALLY(atomic_load(&s.ready)));
+	spinner_start(_metadata, &s, &p, pipefd[0]);
 
 	memset(&q, 0, sizeof(q));
 	q.p = &p;
-	ASSERT_EQ(0, pthread_create(&th, NULL, pending_sleeper_fn, &q));
+	q.flags = TPIO_WAIT_PENDING;
+	ASSERT_EQ(0, pthread_create(&th, NULL, flag_sleeper_fn, &q));
 	ASSERT_TRUE(EVENTUALLY(sleepers(&p) == 1));
 	sleep_ms(BLOCKED_MS);
 	EXPECT_EQ(0, atomic_load(&q.back));
@@ -552,10 +532,10 @@ TEST(block_releases_a_pending_sleeper)
 	/* the spinner stays blocked: room for one, a pending WAIT takes it */
 	ASSERT_TRUE(EVENTUALLY(counts(p.fd).blocked == 1));
 	EXPECT_EQ(0, counts(p.fd).active);
-	EXPECT_EQ(0, wait_pending(p.fd, 0, TPIO_WAIT_PENDING));
-	EXPECT_EQ(0, wait_pending(p.fd, TPIO_INFINITE,
-				  TPIO_WAIT_PENDING | TPIO_WAIT_SEQ));
-	EXPECT_EQ(-1, wait_pending(p.fd, 0, 0));
+	EXPECT_EQ(0, wait_flags(p.fd, 0, TPIO_WAIT_PENDING, 0));
+	EXPECT_EQ(0, wait_flags(p.fd, TPIO_INFINITE,
+				TPIO_WAIT_PENDING | TPIO_WAIT_SEQ, 0));
+	EXPECT_EQ(-1, wait_flags(p.fd, 0, 0, 0));
 	EXPECT_EQ(ETIMEDOUT, errno);
 
 	ASSERT_EQ(1, write(pipefd[1], "x", 1));

@@ -556,19 +556,6 @@ static int att_attach(struct tpio_iocp *p)
 	return 1;
 }
 
-/*
- * Room for the calling (attached, running) thread by the kernel's counts:
- * active + woken <= value, itself included in active.
- */
-static int kroom(struct tpio_iocp *p)
-{
-	struct tpio_conc_args a;
-
-	if (tpio_port_conc(&p->port, TPIO_CONC_QUERY, 0, &a) || !a.value)
-		return 0;
-	return a.active + a.woken <= a.value;
-}
-
 static void tl_init(void)
 {
 	pthread_key_create(&tl_key, tl_exit);
@@ -650,7 +637,8 @@ static int admission_sleep(struct tpio_iocp *p, __u64 abs)
 		seq = __atomic_load_n(p->port.r.wake_seq, __ATOMIC_SEQ_CST);
 		if (admit(p))
 			return 0;
-		if (kroom(p)) {
+		/* the caller is attached and running: counted in active */
+		if (tpio_port_conc_room(&p->port, 1)) {
 			atomic_fetch_add(&p->active, 1);
 			return 0;
 		}

@@ -337,16 +337,11 @@ int tpio_conc_query(struct _TP_POOL *pool, struct tpio_conc_args *a)
 int tpio_conc_room(struct _TP_POOL *pool)
 {
 	struct tpio_worker *self = tpio_self;
-	struct tpio_conc_args a;
-	uint32_t used;
 
-	if (!pool->kconc || tpio_conc_query(pool, &a) || !a.value)
-		return 0;
-	used = a.active + a.woken;
 	/* the caller, running now, is in active unless it is not attached */
-	if (!(self && self->pool == pool && self->attached))
-		used++;
-	return used <= a.value;
+	return pool->kconc &&
+	       tpio_port_conc_room(&pool->port, self && self->pool == pool &&
+					       self->attached);
 }
 
 void tpio_conc_attach(struct _TP_POOL *pool, struct tpio_worker *self)

@@ -94,6 +94,21 @@ static inline int tpio_port_conc(struct tpio_port *port, uint32_t op,
 	return port->t->conc(port, a);
 }
 
+/*
+ * Room for the calling thread to run by the kernel's counts of @port:
+ * active + woken <= value, the caller counted in active if @counted (it
+ * is attached and running now), else added. 0 without a value, or where
+ * the transport has no control.
+ */
+static inline int tpio_port_conc_room(struct tpio_port *port, int counted)
+{
+	struct tpio_conc_args a;
+
+	if (tpio_port_conc(port, TPIO_CONC_QUERY, 0, &a) || !a.value)
+		return 0;
+	return a.active + a.woken + (counted ? 0 : 1) <= a.value;
+}
+
 TPIO_HIDDEN extern const struct tpio_transport tpio_transport_user;
 TPIO_HIDDEN extern const struct tpio_transport tpio_transport_kmod;
 
