@@ -624,8 +624,8 @@ static uint32_t read_wake_seq(struct worker *w, const struct call *c,
 /*
  * WAIT's flags and seq: mostly a plain wait, often TPIO_WAIT_SEQ with the
  * current wake_seq (it sleeps) or another value (it must not), sometimes
- * TPIO_WAIT_PENDING (with a concurrency value it may return at once), an
- * unknown flag or a seq without the flag.
+ * one flag bit of 32 (TPIO_WAIT_PENDING among them, valid where the module
+ * has it, the others unknown) or a seq without the flag.
  */
 static void pick_wait_seq(struct worker *w, const struct call *c,
 			  uint32_t off, struct tpio_wait_args *wa)
@@ -642,10 +642,7 @@ static void pick_wait_seq(struct worker *w, const struct call *c,
 						  (uint32_t)below(w, 3) - 1);
 		return;
 	}
-	if (x < 96)
-		wa->flags = TPIO_WAIT_PENDING |
-			    (chance(w, 50) ? TPIO_WAIT_SEQ : 0);
-	else if (x < 97)
+	if (x < 97)
 		wa->flags = 1U << below(w, 32);
 	else
 		wa->seq = (uint32_t)rnd(w) | 1;
