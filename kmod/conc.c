@@ -96,15 +96,25 @@ static void tpio_conc_set(struct tpio_conc_reg *reg,
 /*
  * Fewer than the value run: a sleeper may be picked. Without a value,
  * always. Racy reads of counters that only hooks and ioctls of attached
- * threads change: a pick may be one too many or too few, never unbounded.
+ * threads change: a pick may be one too many or too few while a thread
+ * blocks or wakes, never unbounded; a sleeper's return from WAIT, which
+ * moves it from woken to active, never lets one too many through.
  */
 bool tpio_conc_admit(struct tpio_port *port)
 {
 	struct tpio_conc *c = &port->conc;
 	u32 value = READ_ONCE(c->value);
+	u32 woken;
 
-	return !value || (u32)atomic_read(&c->active) +
-			 (u32)atomic_read(&c->woken) < value;
+	if (!value)
+		return true;
+	woken = atomic_read(&c->woken);
+	/*
+	 * woken before active: a sleeper back from WAIT counts as active
+	 * before it stops counting as woken (tpio_conc_wait_end())
+	 */
+	smp_rmb();
+	return (u32)atomic_read(&c->active) + woken < value;
 }
 
 /*
@@ -377,7 +387,10 @@ void tpio_conc_wait_begin(struct tpio_port *port, struct tpio_worker *w)
 /*
  * The end of its TPIO_IOC_WAIT: active again, and no longer woken if a
  * pick counted it so (w->woken is stable once the sleeper has left the
- * list under port->lock).
+ * list under port->lock). Active first: a POST on another CPU that reads
+ * the sum between the two changes sees one too many (it refuses a pick
+ * that this thread, about to look at the ring, makes up for), never one
+ * too few (a pick beyond the value).
  */
 void tpio_conc_wait_end(struct tpio_port *port, struct tpio_worker *w)
 {
@@ -386,10 +399,13 @@ void tpio_conc_wait_end(struct tpio_port *port, struct tpio_worker *w)
 	if (!reg)
 		return;
 	preempt_disable();
-	if (READ_ONCE(w->woken))
-		atomic_dec(&port->conc.woken);
 	if (reg->state == TPIO_CS_WAITING)
 		tpio_conc_set(reg, TPIO_CS_ACTIVE);
+	if (READ_ONCE(w->woken)) {
+		/* pairs with smp_rmb() in tpio_conc_admit() */
+		smp_mb__before_atomic();
+		atomic_dec(&port->conc.woken);
+	}
 	preempt_enable();
 }
 

@@ -342,7 +342,10 @@ TEST(no_more_than_value_run)
 	workers_start(_metadata, &p, w, 4);
 	ASSERT_TRUE(EVENTUALLY(sleepers(&p) == 4));
 	ASSERT_EQ(0, post_n(&p, io, 4));
-	ASSERT_TRUE(EVENTUALLY(took(w, 4) == 2));
+	EXPECT_TRUE(EVENTUALLY(took(w, 4) == 2))
+		TH_LOG("took %d, sleepers %d, active %u, woken %u",
+		       took(w, 4), sleepers(&p), counts(p.fd).active,
+		       counts(p.fd).woken);
 	sleep_ms(BLOCKED_MS);
 	EXPECT_EQ(2, took(w, 4));
 	EXPECT_EQ(2, sleepers(&p));
