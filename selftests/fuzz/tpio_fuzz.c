@@ -37,6 +37,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -535,6 +536,25 @@ static int out_of_budget(const struct run *run)
 				   g_cfg.max_calls);
 }
 
+/*
+ * Port fds left in flight in unix sockets that nobody can reach any more
+ * (SCM_RIGHTS, "left in flight") are released only by the socket garbage
+ * collector, which the kernel runs when a unix socket is closed (6.12: in
+ * a work item shortly after). The rounds' own closes may all have come
+ * before their last cycle became garbage: one more close, so that the
+ * ports (and the module references of their files) do not outlive the
+ * fuzzer until some later socket closes, and rmmod finds the module free.
+ */
+static void unix_gc_poke(void)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return;
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(int argc, char **argv)
 {
 	struct run run = { 0 };
@@ -585,6 +605,7 @@ int main(int argc, char **argv)
 
 	calls = atomic_load(&g_shm->calls);
 	ns = now_ns() - run.t_start;
+	unix_gc_poke();
 	print_stats();
 	say("# %llu calls in %.1f s (%.0f calls/s), %u round(s): %u "
 	    "unprivileged, %u SIGKILLed as planned; kernel %s",
