@@ -46,6 +46,8 @@
 #define AREA_A_LEN	PAGE		/* an argument structure */
 #define AREA_B_LEN	(3 * PAGE)	/* a POST array (256 * 32 bytes) */
 #define ARG_LEN		(AREA_A_LEN + AREA_B_LEN)
+#define MAX_ATT		8	/* CONC attachments a thread tracks */
+#define CONC_KINDS	5	/* ATTACH, DETACH, SET, QUERY, a bad op */
 
 /*
  * Below this many IO_CREATEs per port no slot can have gone round its
@@ -66,7 +68,7 @@
 
 enum op {
 	OP_VERSION, OP_SETUP, OP_IO_CREATE, OP_IO_CLOSE, OP_POST, OP_WAIT,
-	OP_DRAIN, OP_WAKE, OP_IO_QUERY, OP_BAD_CMD,
+	OP_DRAIN, OP_WAKE, OP_IO_QUERY, OP_CONC, OP_BAD_CMD,
 	/* not ioctls of /dev/tpio */
 	OP_OPEN, OP_CLOSE, OP_DUP, OP_SENDFD, OP_MMAP, OP_MUNMAP, OP_MPROTECT,
 	OP_MADVISE, OP_MREMAP, OP_START, OP_CONSUME, OP_SCRIBBLE, OP_FORK,
@@ -143,6 +145,7 @@ struct tslot {
 struct shm {
 	_Atomic uint64_t calls;
 	_Atomic uint64_t by_op[OP_COUNT][E_COUNT];
+	_Atomic uint64_t by_conc[CONC_KINDS][E_COUNT];	/* CONC by op */
 	_Atomic uint32_t next_slot;
 	_Atomic int stop;		/* the supervisor wants the round to end */
 	_Atomic int reported;		/* a violation is being printed */
@@ -162,6 +165,7 @@ struct config {
 	uint64_t grace_ns;		/* watchdog slack */
 	int verbose;
 	int is_root;
+	int conc;			/* the module has TPIO_FEAT_CONC */
 };
 
 struct profile {
@@ -226,6 +230,13 @@ struct port {
 
 struct round;
 
+/* A port the thread attached itself to with TPIO_IOC_CONC (ATTACH). */
+struct att {
+	struct port *p;		/* stays after the port is closed */
+	uint32_t serial;	/* p's serial then: a reused slot is another */
+	int sure;		/* 0: maybe (the result did not tell) */
+};
+
 struct worker {
 	struct round *r;
 	int idx;		/* -1 in a forked child, -2 in a sleeper */
@@ -242,6 +253,15 @@ struct worker {
 	unsigned char *rw;	/* ARG_LEN, RW view of a memfd */
 	unsigned char *ro;	/* ARG_LEN, RO view of the same memfd */
 	unsigned char *edge;	/* a RW page, then a PROT_NONE page */
+	/*
+	 * The thread's CONC attachments (the kernel's are per thread, and a
+	 * forked child starts with none); conc_fuzzy: a call on an fd that
+	 * raced with a close, or on memory others write, may have attached
+	 * or detached the thread anywhere: only loose checks from then on.
+	 */
+	struct att att[MAX_ATT];
+	int natt;
+	int conc_fuzzy;
 };
 
 struct kid {
@@ -431,6 +451,7 @@ void op_wait(struct worker *w);
 void op_drain(struct worker *w);
 void op_wake(struct worker *w);
 void op_io_query(struct worker *w);
+void op_conc(struct worker *w);
 void op_bad_cmd(struct worker *w);
 void wake_io(struct worker *w, struct port *p, uint32_t io);
 void sleeper_call(struct worker *w);

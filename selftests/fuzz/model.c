@@ -45,6 +45,8 @@ const uint32_t doc_errors[OP_COUNT] = {
 		     M(E_TIMEDOUT) | M(E_INTR) | M(E_AGAIN),
 	[OP_WAKE] = M(E_OK) | M(E_FAULT) | M(E_INVAL) | M(E_NOENT),
 	[OP_IO_QUERY] = M(E_OK) | M(E_FAULT) | M(E_INVAL) | M(E_NOENT),
+	[OP_CONC] = M(E_OK) | M(E_FAULT) | M(E_INVAL) | M(E_NOENT) |
+		    M(E_BUSY) | M(E_NOSPC) | M(E_NOMEM) | M(E_DQUOT),
 	[OP_BAD_CMD] = M(E_NOTTY),
 };
 

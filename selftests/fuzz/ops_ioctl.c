@@ -913,15 +913,234 @@ void op_io_query(struct worker *w)
 	model_unlock(w->r);
 }
 
+/* ---- CONC ---- */
+
+/* The thread's record of its attachment to @p, or NULL. */
+static struct att *att_find(struct worker *w, const struct port *p)
+{
+	int i;
+
+	for (i = 0; p && i < w->natt; i++)
+		if (w->att[i].p == p &&
+		    w->att[i].serial == atomic_load(&p->serial))
+			return &w->att[i];
+	return NULL;
+}
+
+static int att_sure(const struct worker *w)
+{
+	int i, n = 0;
+
+	for (i = 0; i < w->natt; i++)
+		n += w->att[i].sure;
+	return n;
+}
+
+static void att_forget(struct worker *w, struct att *a)
+{
+	*a = w->att[--w->natt];
+}
+
+/* What the thread knows of its attachments is lost: loose checks. */
+static void att_lost(struct worker *w)
+{
+	int i;
+
+	w->conc_fuzzy = 1;
+	for (i = 0; i < w->natt; i++)
+		w->att[i].sure = 0;
+}
+
+/* @p is attached (@sure) or maybe attached. */
+static void att_set(struct worker *w, struct port *p, int sure)
+{
+	struct att *a = att_find(w, p);
+
+	if (!a) {
+		if (w->natt == MAX_ATT) {
+			att_lost(w);
+			return;
+		}
+		a = &w->att[w->natt++];
+		a->p = p;
+		a->serial = atomic_load(&p->serial);
+	}
+	a->sure = sure;
+}
+
+static uint32_t pick_conc_op(struct worker *w, int *kind)
+{
+	static const uint32_t bad[] = { 0, 5, 0x100, 0xffffffff };
+	uint64_t x = below(w, 100);
+
+	*kind = x < 36 ? 0 : x < 62 ? 1 : x < 72 ? 2 : x < 95 ? 3 : 4;
+	if (*kind == 4)
+		return chance(w, 50) ? bad[below(w, 4)] : (uint32_t)rnd(w) | 8;
+	return (uint32_t[]){ TPIO_CONC_ATTACH, TPIO_CONC_DETACH,
+			     TPIO_CONC_SET, TPIO_CONC_QUERY }[*kind];
+}
+
+/*
+ * What a CONC with readable arguments on a set-up port may answer, in the
+ * handler's order: fields, op, the thread's attachments, copy out.
+ */
+static uint32_t conc_mask(struct worker *w, const struct call *c,
+			  const struct tpio_conc_args *ca, enum access acc)
+{
+	uint32_t ok = acc == ACC_RO ? M(E_FAULT) : M(E_OK);
+	uint32_t loose = w->conc_fuzzy ? M(E_BUSY) | M(E_NOSPC) : 0;
+	const struct att *a = att_find(w, c->port);
+	int sure = att_sure(w);
+
+	if (ca->reserved || (ca->op != TPIO_CONC_SET && ca->value))
+		return M(E_INVAL);
+	switch (ca->op) {
+	case TPIO_CONC_ATTACH:
+		if (!g_cfg.conc)
+			return M(E_OTHER);	/* EOPNOTSUPP */
+		if (a && a->sure)
+			return M(E_BUSY);
+		if (sure >= TPIO_CONC_TASK_MAX)
+			return M(E_NOSPC) |
+			       (a || w->conc_fuzzy ? M(E_BUSY) : 0);
+		return ok | M(E_NOMEM) | M(E_DQUOT) | loose |
+		       (a ? M(E_BUSY) : 0) |
+		       (w->natt >= TPIO_CONC_TASK_MAX ? M(E_NOSPC) : 0);
+	case TPIO_CONC_DETACH:
+		if (!g_cfg.conc)
+			return M(E_OTHER);
+		if (a && a->sure)
+			return ok;
+		if (!a && !w->conc_fuzzy)
+			return M(E_NOENT);
+		return ok | M(E_NOENT);
+	case TPIO_CONC_SET:
+		if (!g_cfg.conc)
+			return M(E_OTHER);
+		return ca->value > TPIO_CONC_MAX ? M(E_INVAL) : ok;
+	case TPIO_CONC_QUERY:
+		return ok;
+	}
+	return M(E_INVAL);
+}
+
+/* The model after a CONC that reached the handler of c->port. */
+static void conc_update(struct worker *w, const struct call *c,
+			const struct tpio_conc_args *ca, enum access acc)
+{
+	int done = !c->ret || (c->err == EFAULT && acc == ACC_RO);
+	struct att *a;
+
+	if (ca->op == TPIO_CONC_ATTACH && (done || c->err == EBUSY)) {
+		att_set(w, c->port, 1);
+	} else if (ca->op == TPIO_CONC_DETACH &&
+		   (done || c->err == ENOENT)) {
+		a = att_find(w, c->port);
+		if (a)
+			att_forget(w, a);
+	}
+}
+
+/* The outputs of a successful CONC. */
+static void check_conc_out(struct worker *w, const struct call *c,
+			   const struct tpio_conc_args *in,
+			   const struct tpio_conc_args *o)
+{
+	const struct att *a = att_find(w, c->port);
+	const char *bad = NULL;
+
+	if (o->op != in->op || o->reserved)
+		bad = "an input field changed";
+	else if (o->value)	/* the fuzzer sets no other value */
+		bad = "the value is not 0";
+	else if (o->attached > TPIO_CONC_WORKERS_MAX ||
+		 o->active > TPIO_CONC_WORKERS_MAX ||
+		 o->blocked > TPIO_CONC_WORKERS_MAX ||
+		 o->woken > TPIO_CONC_WORKERS_MAX)
+		bad = "a count is past TPIO_CONC_WORKERS_MAX (wrapped?)";
+	else if (a && a->sure && (!o->attached || !o->active))
+		bad = "the calling thread is attached and running, yet not "
+		      "counted";
+	if (bad)
+		violation(w, "CONC(op %u): %s: value %u attached %u active %u "
+			  "blocked %u woken %u released %llu", in->op, bad,
+			  o->value, o->attached, o->active, o->blocked,
+			  o->woken, (unsigned long long)o->released);
+}
+
+/*
+ * TPIO_IOC_CONC with the value 0 only (or one past TPIO_CONC_MAX): a
+ * value would hold back the WAITs and WAKEs the rest of the model judges.
+ * Each thread knows the ports it attached itself to, so EBUSY, ENOENT
+ * and ENOSPC (TPIO_CONC_TASK_MAX) are decided; attachments outlive the
+ * close() of their port's fds and end with the thread (worker threads
+ * end one by one, children and round processes exit attached).
+ */
+void op_conc(struct worker *w)
+{
+	struct tpio_conc_args ca;
+	const struct tpio_conc_args *out;
+	uint64_t a[4] = { 0 };
+	enum access acc;
+	struct call c;
+	uint32_t mask;
+	int kind;
+	void *arg;
+
+	pick_locked(w, &c, OP_CONC);
+	model_unlock(w->r);
+	memset(&ca, 0xa5, sizeof(ca));	/* outputs: garbage in */
+	ca.op = pick_conc_op(w, &kind);
+	ca.value = 0;
+	if (ca.op == TPIO_CONC_SET && chance(w, 15))
+		ca.value = chance(w, 50) ? TPIO_CONC_MAX + 1 :
+			   TPIO_CONC_MAX + 1 +
+			   (uint32_t)below(w, 0xffffffffU - TPIO_CONC_MAX);
+	else if (chance(w, 3))
+		ca.value = 1 + (uint32_t)below(w, TPIO_CONC_MAX);
+	if (ca.op == TPIO_CONC_SET && ca.value && ca.value <= TPIO_CONC_MAX)
+		ca.value = 0;	/* never a value that takes effect */
+	ca.reserved = chance(w, 97) ? 0 : 1ULL << below(w, 64);
+	a[0] = ca.op;
+	a[1] = ca.value;
+	a[2] = ca.reserved;
+	arg = place_arg(w, &c, 0, &ca, sizeof(ca), &c.pk);
+	do_ioctl(w, &c, TPIO_IOC_CONC, arg, a, now_ns());
+	call_settle(w, &c);
+	atomic_fetch_add(&g_shm->by_conc[kind][errno_class(c.ret ? c.err : 0)],
+			 1);
+
+	acc = ptr_access(c.pk);
+	if (!gate(&c, &mask) && !readable(&c, acc, &mask))
+		mask = conc_mask(w, &c, &ca, acc);
+	if (!g_cfg.conc)
+		mask |= M(E_OTHER);
+	check_result(w, &c, mask);
+	if (c.ret && c.err != EOPNOTSUPP && errno_class(c.err) == E_OTHER)
+		violation(w, "CONC failed with %s", errno_name(c.err));
+	resolve_setup(w, &c);
+	if (acc == ACC_ANY || !call_port_valid(w, &c)) {
+		/* another op, or another port: anything may have happened */
+		if (!c.ret || c.err == EFAULT || acc == ACC_ANY)
+			att_lost(w);
+		model_unlock(w->r);
+		return;
+	}
+	conc_update(w, &c, &ca, acc);
+	out = arg_view(w, c.pk, arg, 0, sizeof(ca));
+	if (!c.ret && out && acc == ACC_RW) {
+		w->ts->ring[(w->ts->seq - 1) % TRACE_LEN].a[3] = out->attached;
+		check_conc_out(w, &c, &ca, out);
+	}
+	model_unlock(w->r);
+}
+
 /* ---- commands that are not tpio's ---- */
 
 static const unsigned long real_cmds[] = {
 	TPIO_IOC_VERSION, TPIO_IOC_SETUP, TPIO_IOC_IO_CREATE,
 	TPIO_IOC_IO_CLOSE, TPIO_IOC_POST, TPIO_IOC_WAIT, TPIO_IOC_DRAIN,
-	TPIO_IOC_WAKE, TPIO_IOC_IO_QUERY,
-	TPIO_IOC_CONC,	/* not called: attaching the fuzzer's threads is not
-			 * modelled yet, but never sent as a "bad" command
-			 */
+	TPIO_IOC_WAKE, TPIO_IOC_IO_QUERY, TPIO_IOC_CONC,
 };
 
 static int is_real_cmd(uint32_t cmd)
@@ -954,7 +1173,7 @@ static uint32_t pick_bad_cmd(struct worker *w)
 	do {
 		uint64_t x = below(w, 100);
 
-		real = (uint32_t)real_cmds[below(w, 9)];	/* not CONC */
+		real = (uint32_t)real_cmds[below(w, 10)];
 		if (x < 45)
 			cmd = _IOC(below(w, 4), TPIO_IOC_MAGIC,
 				   chance(w, 70) ? below(w, 16) : below(w, 256),

@@ -21,7 +21,8 @@ static const char *const op_names[OP_COUNT] = {
 	[OP_IO_CREATE] = "IO_CREATE",	[OP_IO_CLOSE] = "IO_CLOSE",
 	[OP_POST] = "POST",		[OP_WAIT] = "WAIT",
 	[OP_DRAIN] = "DRAIN",		[OP_WAKE] = "WAKE",
-	[OP_IO_QUERY] = "IO_QUERY",	[OP_BAD_CMD] = "bad-cmd",
+	[OP_IO_QUERY] = "IO_QUERY",	[OP_CONC] = "CONC",
+	[OP_BAD_CMD] = "bad-cmd",
 	[OP_OPEN] = "open",		[OP_CLOSE] = "close",
 	[OP_DUP] = "dup",		[OP_SENDFD] = "scm-rights",
 	[OP_MMAP] = "mmap",		[OP_MUNMAP] = "munmap",
@@ -45,6 +46,7 @@ static const char *const op_fields[OP_COUNT][4] = {
 	[OP_DRAIN] = { "io", "flags", "timeout" },
 	[OP_WAKE] = { "io", "flags", "count", "pad" },
 	[OP_IO_QUERY] = { "io", "resv", "hkind", "cookie" },
+	[OP_CONC] = { "op", "value", "resv", "attached" },
 	[OP_BAD_CMD] = { "word0" },
 	[OP_OPEN] = { "flags" },
 	[OP_DUP] = { "newfd" },
@@ -337,6 +339,26 @@ void print_stats(void)
 			     op_name(op), (unsigned long long)total);
 		for (e = 0; e < E_COUNT; e++) {
 			uint64_t k = atomic_load(&g_shm->by_op[op][e]);
+
+			if (k)
+				n += snprintf(line + n, sizeof(line) - n,
+					      " %s %llu", class_names[e],
+					      (unsigned long long)k);
+		}
+		say("%s", line);
+	}
+	say("# CONC calls per op (result: count):");
+	for (op = 0; op < CONC_KINDS; op++) {
+		static const char *const kinds[CONC_KINDS] = {
+			"ATTACH", "DETACH", "SET", "QUERY", "bad-op" };
+		uint64_t total = 0;
+
+		for (e = 0; e < E_COUNT; e++)
+			total += atomic_load(&g_shm->by_conc[op][e]);
+		n = snprintf(line, sizeof(line), "#   %-10s %9llu ", kinds[op],
+			     (unsigned long long)total);
+		for (e = 0; e < E_COUNT; e++) {
+			uint64_t k = atomic_load(&g_shm->by_conc[op][e]);
 
 			if (k)
 				n += snprintf(line + n, sizeof(line) - n,

@@ -40,7 +40,8 @@ const op_fn op_table[OP_COUNT] = {
 	[OP_IO_CREATE] = op_io_create,	[OP_IO_CLOSE] = op_io_close,
 	[OP_POST] = op_post,		[OP_WAIT] = op_wait,
 	[OP_DRAIN] = op_drain,		[OP_WAKE] = op_wake,
-	[OP_IO_QUERY] = op_io_query,	[OP_BAD_CMD] = op_bad_cmd,
+	[OP_IO_QUERY] = op_io_query,	[OP_CONC] = op_conc,
+	[OP_BAD_CMD] = op_bad_cmd,
 	[OP_OPEN] = op_open,		[OP_CLOSE] = op_close,
 	[OP_DUP] = op_dup,		[OP_SENDFD] = op_sendfd,
 	[OP_MMAP] = op_mmap,		[OP_MUNMAP] = op_munmap,
@@ -57,6 +58,7 @@ static const uint32_t base_weight[OP_COUNT] = {
 	[OP_VERSION] = 2,	[OP_SETUP] = 5,		[OP_IO_CREATE] = 16,
 	[OP_IO_CLOSE] = 14,	[OP_POST] = 14,		[OP_WAIT] = 6,
 	[OP_DRAIN] = 7,		[OP_WAKE] = 6,		[OP_IO_QUERY] = 8,
+	[OP_CONC] = 6,
 	[OP_BAD_CMD] = 3,	[OP_OPEN] = 2,		[OP_CLOSE] = 1,
 	[OP_DUP] = 1,		[OP_SENDFD] = 1,	[OP_MMAP] = 3,
 	[OP_MUNMAP] = 2,	[OP_MPROTECT] = 1,	[OP_MADVISE] = 1,
@@ -143,7 +145,7 @@ static void swarm_weights(uint64_t *s, uint32_t *weights)
 		uint32_t f = factor[rng_next(s) % 8];
 
 		/* the ioctls are always there, and ports to replace closed ones */
-		if (!f && (op <= OP_IO_QUERY || op == OP_OPEN))
+		if (!f && (op <= OP_CONC || op == OP_OPEN))
 			f = 1;
 		weights[op] = base_weight[op] * f;
 	}
@@ -319,6 +321,8 @@ static void child_run(struct worker *parent_w, int kind, uint64_t seed,
 	child_reset(r, parent);
 	w.idx = kind;
 	w.child = 1;
+	w.natt = 0;		/* fork() does not copy attachments */
+	w.conc_fuzzy = 0;
 	w.rng = seed;
 	w.calls = 0;
 	w.tid = gettid();

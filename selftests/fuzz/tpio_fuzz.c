@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -555,6 +556,21 @@ static void unix_gc_poke(void)
 	close(sv[1]);
 }
 
+/* Whether the module has TPIO_IOC_CONC (a kernel with preempt notifiers). */
+static int conc_feature(void)
+{
+	struct tpio_version_args va;
+	int fd = open("/dev/tpio", O_RDWR | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return 0;
+	memset(&va, 0, sizeof(va));
+	ok = !ioctl(fd, TPIO_IOC_VERSION, &va) &&
+	     (va.features & TPIO_FEAT_CONC);
+	close(fd);
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	struct run run = { 0 };
@@ -577,6 +593,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	g_cfg.is_root = geteuid() == 0;
+	g_cfg.conc = conc_feature();
 	uname(&un);
 	say("# tpio_fuzz: seed %#llx, %llu s, %llu calls at most, %d "
 	    "thread(s) per round, watchdog %llu s, kernel %s, uid %d",
