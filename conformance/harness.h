@@ -189,6 +189,93 @@ static inline void issue_read(struct cbctx *c, int k)
 		die("read issue");
 }
 
+/*
+ * A timer's or a wait's callback that records the order of the callbacks
+ * (@ord, its tag) and, with @act, asks CallbackMayRunLong, registers
+ * ReleaseSemaphoreWhenCallbackReturns, disassociates and blocks until
+ * @release is set (timer t11-t12, wait x13-x14).
+ */
+struct eorder {
+	char tag[4];
+	atomic_int n;
+};
+
+struct ectx {
+	PTP_TIMER timer;
+	PTP_WAIT wait;
+	HANDLE entered;			/* auto-reset */
+	HANDLE release;			/* manual-reset */
+	HANDLE sem;			/* released by 1 at the return */
+	atomic_int may;			/* CallbackMayRunLong: 2 TRUE, 1 FALSE */
+	atomic_int done;
+	struct eorder *ord;
+	char tag;
+	int act;
+};
+
+static inline void ectx_run(struct ectx *e, PTP_CALLBACK_INSTANCE inst)
+{
+	int i = e->ord ? atomic_fetch_add(&e->ord->n, 1) : 4;
+
+	if (i < 4)
+		e->ord->tag[i] = e->tag;
+	if (e->act) {
+		atomic_store(&e->may, CallbackMayRunLong(inst) ? 2 : 1);
+		ReleaseSemaphoreWhenCallbackReturns(inst, e->sem, 1);
+		DisassociateCurrentThreadFromCallback(inst);
+	}
+	SetEvent(e->entered);
+	if (e->act)
+		WaitForSingleObject(e->release, LONG_MS);
+	atomic_fetch_add(&e->done, 1);
+}
+
+static inline void ectx_init(struct ectx *e, char tag, struct eorder *ord,
+			     int act)
+{
+	memset(e, 0, sizeof(*e));
+	e->tag = tag;
+	e->ord = ord;
+	e->act = act;
+	e->entered = CreateEventW(NULL, FALSE, FALSE, NULL);
+	e->release = CreateEventW(NULL, TRUE, FALSE, NULL);
+	e->sem = CreateSemaphoreW(NULL, 0, 4, NULL);
+	if (!e->entered || !e->release || !e->sem)
+		die("CreateEvent/CreateSemaphore");
+}
+
+static inline void ectx_free(struct ectx *e)
+{
+	CloseHandle(e->entered);
+	CloseHandle(e->release);
+	CloseHandle(e->sem);
+}
+
+/*
+ * The facts of an @act callback, blocked in the pool's one worker: the
+ * answer of CallbackMayRunLong, that @wait_cbs (the object's
+ * WaitFor...Callbacks(FALSE)) returned while it blocks, and that its
+ * semaphore went up by exactly 1 when it returned, not before.
+ */
+static inline void ectx_say_act(const char *scen, const char *env,
+				struct ectx *e, void (*wait_cbs)(struct ectx *))
+{
+	say(scen, "%s: CallbackMayRunLong=%s", env,
+	    atomic_load(&e->may) == 2 ? "TRUE" : "FALSE");
+	wait_cbs(e);
+	say(scen, "%s: Wait(FALSE) returned while the callback blocks=%s", env,
+	    yesno(atomic_load(&e->done) == 0));
+	say(scen, "%s: semaphore released before the return=%s", env,
+	    yesno(WaitForSingleObject(e->sem, 0) == WAIT_OBJECT_0));
+	SetEvent(e->release);
+	say(scen, "%s: semaphore released at the return=%s", env,
+	    yesno(WaitForSingleObject(e->sem, LONG_MS) == WAIT_OBJECT_0));
+	say(scen, "%s: by exactly 1=%s", env,
+	    yesno(WaitForSingleObject(e->sem, 0) == WAIT_TIMEOUT));
+	while (atomic_load(&e->done) == 0)
+		Sleep(1);
+}
+
 /* Give a wrong callback time to show up before counting. */
 static inline void settle(void)
 {

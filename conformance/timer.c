@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
  * timer: TP_TIMER. Documentation/contract.rst, section "Timers"
- * (scenarios t1-t11): relative, absolute, zero and past due times, a NULL
+ * (scenarios t1-t12): relative, absolute, zero and past due times, a NULL
  * due time, periods, a timer set again in its own callback, Wait(TRUE)
  * with an expiry queued, Close of a set timer and from its own callback,
- * cleanup groups with and without cancel, and a callback instance.
+ * cleanup groups with and without cancel, a callback instance, priorities
+ * (t11), and a RunsLong environment with CallbackMayRunLong,
+ * ReleaseSemaphoreWhenCallbackReturns and DisassociateCurrentThreadFromCallback
+ * (t12).
  * SetThreadpoolTimerEx is not here: Wine 8.0 lacks it
  * (selftests/lib/t_timer.c tests it).
  */
@@ -387,6 +390,93 @@ static void t10(void)
 	tctx_free(t);
 }
 
+static VOID CALLBACK ecb(PTP_CALLBACK_INSTANCE inst, PVOID ctx, PTP_TIMER timer)
+{
+	(void)timer;
+	ectx_run(ctx, inst);
+}
+
+static void etimer_new(struct ectx *e, TP_CALLBACK_ENVIRON *env)
+{
+	e->timer = CreateThreadpoolTimer(ecb, e, env);
+	if (!e->timer)
+		die("CreateThreadpoolTimer");
+}
+
+static void etimer_end(struct ectx *e)
+{
+	SetThreadpoolTimer(e->timer, NULL, 0, 0);
+	WaitForThreadpoolTimerCallbacks(e->timer, TRUE);
+	CloseThreadpoolTimer(e->timer);
+	ectx_free(e);
+}
+
+static void etimer_wait_cbs(struct ectx *e)
+{
+	WaitForThreadpoolTimerCallbacks(e->timer, FALSE);
+}
+
+/* t11: expiries of LOW, NORMAL, HIGH timers queued behind the one worker */
+static void t11(void)
+{
+	TP_CALLBACK_ENVIRON env, penv[3];
+	PTP_POOL pool = pool_env(1, &env);
+	struct tctx *blk = tctx_new(T_BLOCK_FIRST);
+	static struct ectx e[3];
+	static struct eorder ord;
+	static const char tags[3] = { 'L', 'N', 'H' };
+	FILETIME ft;
+	int i;
+
+	timer_new(blk, &env);
+	ft_abs(&ft, 0);
+	SetThreadpoolTimer(blk->timer, &ft, 0, 0);
+	entered(blk);
+	for (i = 0; i < 3; i++) {
+		penv[i] = env;
+		SetThreadpoolCallbackPriority(&penv[i], (TP_CALLBACK_PRIORITY)(2 - i));
+		ectx_init(&e[i], tags[i], &ord, 0);
+		etimer_new(&e[i], &penv[i]);
+		SetThreadpoolTimer(e[i].timer, &ft, 0, 0);
+	}
+	settle();
+	say("t11", "none ran behind the busy worker=%s", yesno(atomic_load(&ord.n) == 0));
+	SetEvent(blk->release);
+	for (i = 0; i < 3; i++)
+		WaitForSingleObject(e[i].entered, LONG_MS);
+	say("t11", "expired LOW, NORMAL, HIGH: ran %.3s", ord.tag);
+	for (i = 0; i < 3; i++)
+		etimer_end(&e[i]);
+	timer_end(blk);
+	CloseThreadpool(pool);
+	tctx_free(blk);
+}
+
+/* t12: at a maximum of 1, a plain and a RunsLong environment */
+static void t12(void)
+{
+	TP_CALLBACK_ENVIRON env, renv;
+	PTP_POOL pool = pool_env(1, &env);
+	static struct ectx e;
+	FILETIME ft;
+	int runs_long;
+
+	ft_abs(&ft, 0);
+	for (runs_long = 0; runs_long < 2; runs_long++) {
+		renv = env;
+		if (runs_long)
+			SetThreadpoolCallbackRunsLong(&renv);
+		ectx_init(&e, 'x', NULL, 1);
+		etimer_new(&e, &renv);
+		SetThreadpoolTimer(e.timer, &ft, 0, 0);
+		WaitForSingleObject(e.entered, LONG_MS);
+		ectx_say_act("t12", runs_long ? "RunsLong" : "plain", &e,
+			     etimer_wait_cbs);
+		etimer_end(&e);
+	}
+	CloseThreadpool(pool);
+}
+
 int main(void)
 {
 	port_init();
@@ -400,5 +490,7 @@ int main(void)
 	group_release("t8", FALSE);
 	group_release("t9", TRUE);
 	t10();
+	t11();
+	t12();
 	return port_finish();
 }

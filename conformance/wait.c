@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * wait: TP_WAIT on events, semaphores and mutexes. Documentation/contract.rst,
- * section "Waits" (scenarios x1-x13): WAIT_OBJECT_0 and WAIT_TIMEOUT, an
+ * section "Waits" (scenarios x1-x14): WAIT_OBJECT_0 and WAIT_TIMEOUT, an
  * object signalled already, timeouts 0 and relative, one callback per
  * setting, a wait set again in its callback, a semaphore, a manual-reset
  * event with two waits, stopping with NULL, a replaced setting, Wait(TRUE)
- * with a callback queued, Close while set, and cleanup groups with and
- * without cancel. SetThreadpoolWaitEx is not here: Wine 8.0 lacks it
+ * with a callback queued, Close while set, cleanup groups with and
+ * without cancel, priorities (x13), and a RunsLong environment with
+ * CallbackMayRunLong, ReleaseSemaphoreWhenCallbackReturns and
+ * DisassociateCurrentThreadFromCallback (x14). SetThreadpoolWaitEx is not here: Wine 8.0 lacks it
  * (selftests/lib/t_wait.c tests it).
  */
 #include "harness.h"
@@ -428,6 +430,98 @@ static void x12(void)
 	xctx_free(x);
 }
 
+static VOID CALLBACK ecb(PTP_CALLBACK_INSTANCE inst, PVOID ctx, PTP_WAIT wait,
+			 TP_WAIT_RESULT res)
+{
+	(void)wait;
+	(void)res;
+	ectx_run(ctx, inst);
+}
+
+static void ewait_new(struct ectx *e, TP_CALLBACK_ENVIRON *env)
+{
+	e->wait = CreateThreadpoolWait(ecb, e, env);
+	if (!e->wait)
+		die("CreateThreadpoolWait");
+}
+
+static void ewait_end(struct ectx *e)
+{
+	SetThreadpoolWait(e->wait, NULL, NULL);
+	WaitForThreadpoolWaitCallbacks(e->wait, TRUE);
+	CloseThreadpoolWait(e->wait);
+	ectx_free(e);
+}
+
+static void ewait_wait_cbs(struct ectx *e)
+{
+	WaitForThreadpoolWaitCallbacks(e->wait, FALSE);
+}
+
+/* x13: callbacks of LOW, NORMAL, HIGH waits queued behind the one worker */
+static void x13(void)
+{
+	TP_CALLBACK_ENVIRON env, penv[3];
+	PTP_POOL pool = pool_env(1, &env);
+	HANDLE set = CreateEventW(NULL, TRUE, TRUE, NULL);
+	static struct ectx blk, e[3];
+	static struct eorder ord;
+	static const char tags[3] = { 'L', 'N', 'H' };
+	int i;
+
+	if (!set)
+		die("CreateEvent");
+	ectx_init(&blk, 'b', NULL, 1);
+	ewait_new(&blk, &env);
+	SetThreadpoolWait(blk.wait, set, NULL);
+	WaitForSingleObject(blk.entered, LONG_MS);
+	for (i = 0; i < 3; i++) {
+		penv[i] = env;
+		SetThreadpoolCallbackPriority(&penv[i], (TP_CALLBACK_PRIORITY)(2 - i));
+		ectx_init(&e[i], tags[i], &ord, 0);
+		ewait_new(&e[i], &penv[i]);
+		SetThreadpoolWait(e[i].wait, set, NULL);
+	}
+	settle();
+	say("x13", "none ran behind the busy worker=%s", yesno(atomic_load(&ord.n) == 0));
+	SetEvent(blk.release);
+	for (i = 0; i < 3; i++)
+		WaitForSingleObject(e[i].entered, LONG_MS);
+	say("x13", "satisfied LOW, NORMAL, HIGH: ran %.3s", ord.tag);
+	for (i = 0; i < 3; i++)
+		ewait_end(&e[i]);
+	ewait_end(&blk);
+	CloseThreadpool(pool);
+	CloseHandle(set);
+}
+
+/* x14: at a maximum of 1, a plain and a RunsLong environment */
+static void x14(void)
+{
+	TP_CALLBACK_ENVIRON env, renv;
+	PTP_POOL pool = pool_env(1, &env);
+	HANDLE set = CreateEventW(NULL, TRUE, TRUE, NULL);
+	static struct ectx e;
+	int runs_long;
+
+	if (!set)
+		die("CreateEvent");
+	for (runs_long = 0; runs_long < 2; runs_long++) {
+		renv = env;
+		if (runs_long)
+			SetThreadpoolCallbackRunsLong(&renv);
+		ectx_init(&e, 'x', NULL, 1);
+		ewait_new(&e, &renv);
+		SetThreadpoolWait(e.wait, set, NULL);
+		WaitForSingleObject(e.entered, LONG_MS);
+		ectx_say_act("x14", runs_long ? "RunsLong" : "plain", &e,
+			     ewait_wait_cbs);
+		ewait_end(&e);
+	}
+	CloseThreadpool(pool);
+	CloseHandle(set);
+}
+
 int main(void)
 {
 	port_init();
@@ -443,5 +537,7 @@ int main(void)
 	group_release("x10", FALSE);
 	group_release("x11", TRUE);
 	x12();
+	x13();
+	x14();
 	return port_finish();
 }

@@ -121,5 +121,6 @@ static void release_worker(struct busy_worker *b)
 #include "t_work.c"
 #include "t_timer.c"
 #include "t_wait.c"
+#include "t_objenv.c"
 
 TEST_HARNESS_MAIN

@@ -253,11 +253,16 @@ TEST_F(tp, wait_close_while_set_and_inside_callback)
 	FILETIME ft;
 
 	ASSERT_NE(NULL, xprobe_wait(&p, &self->env));
-	ft_set(&ft, -30 * 10000LL);
+	/*
+	 * A timeout long enough that the Close comes first even on a slow
+	 * sanitizer run (30 ms once did not, and its callback ran), and that
+	 * ends within the look after it.
+	 */
+	ft_set(&ft, -(int64_t)STILL_BLOCKED_MS * 10000LL);
 	SetThreadpoolWait(p.wait, ev, &ft);
 	CloseThreadpoolWait(p.wait);
 	SetEvent(ev);
-	sleep_ms(STILL_BLOCKED_MS);
+	sleep_ms(STILL_BLOCKED_MS * 2);
 	EXPECT_EQ(0, atomic_load(&p.calls));
 	EXPECT_EQ(WAIT_OBJECT_0, WaitForSingleObject(ev, 0));
 	s.close_self = 1;
