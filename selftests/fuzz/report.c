@@ -324,47 +324,36 @@ void violation(struct worker *w, const char *fmt, ...)
 	_exit(EXIT_VIOLATION);
 }
 
-void print_stats(void)
+/* One "#   NAME TOTAL class count ..." line of @counts (E_COUNT classes). */
+static void say_counts(const char *name, _Atomic uint64_t *counts)
 {
 	char line[600];
-	int op, e, n;
+	uint64_t total = 0, k;
+	int e, n;
+
+	for (e = 0; e < E_COUNT; e++)
+		total += atomic_load(&counts[e]);
+	n = snprintf(line, sizeof(line), "#   %-10s %9llu ", name,
+		     (unsigned long long)total);
+	for (e = 0; e < E_COUNT; e++) {
+		k = atomic_load(&counts[e]);
+		if (k)
+			n += snprintf(line + n, sizeof(line) - n, " %s %llu",
+				      class_names[e], (unsigned long long)k);
+	}
+	say("%s", line);
+}
+
+void print_stats(void)
+{
+	static const char *const kinds[CONC_KINDS] = {
+		"ATTACH", "DETACH", "SET", "QUERY", "bad-op" };
+	int op;
 
 	say("# calls per operation (result: count):");
-	for (op = 0; op < OP_COUNT; op++) {
-		uint64_t total = 0;
-
-		for (e = 0; e < E_COUNT; e++)
-			total += atomic_load(&g_shm->by_op[op][e]);
-		n = snprintf(line, sizeof(line), "#   %-10s %9llu ",
-			     op_name(op), (unsigned long long)total);
-		for (e = 0; e < E_COUNT; e++) {
-			uint64_t k = atomic_load(&g_shm->by_op[op][e]);
-
-			if (k)
-				n += snprintf(line + n, sizeof(line) - n,
-					      " %s %llu", class_names[e],
-					      (unsigned long long)k);
-		}
-		say("%s", line);
-	}
+	for (op = 0; op < OP_COUNT; op++)
+		say_counts(op_name(op), g_shm->by_op[op]);
 	say("# CONC calls per op (result: count):");
-	for (op = 0; op < CONC_KINDS; op++) {
-		static const char *const kinds[CONC_KINDS] = {
-			"ATTACH", "DETACH", "SET", "QUERY", "bad-op" };
-		uint64_t total = 0;
-
-		for (e = 0; e < E_COUNT; e++)
-			total += atomic_load(&g_shm->by_conc[op][e]);
-		n = snprintf(line, sizeof(line), "#   %-10s %9llu ", kinds[op],
-			     (unsigned long long)total);
-		for (e = 0; e < E_COUNT; e++) {
-			uint64_t k = atomic_load(&g_shm->by_conc[op][e]);
-
-			if (k)
-				n += snprintf(line + n, sizeof(line) - n,
-					      " %s %llu", class_names[e],
-					      (unsigned long long)k);
-		}
-		say("%s", line);
-	}
+	for (op = 0; op < CONC_KINDS; op++)
+		say_counts(kinds[op], g_shm->by_conc[op]);
 }

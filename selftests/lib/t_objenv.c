@@ -56,12 +56,35 @@ static VOID CALLBACK owait_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx,
 	oprobe_run(ctx, inst);
 }
 
-/* due now (an absolute FILETIME of 0) */
-static void otimer_fire(struct oprobe *p)
+/*
+ * A timer (@timers) due now (an absolute FILETIME of 0), or a wait on the
+ * signalled event @set, for @p on @env: its callback is queued. 0 if the
+ * object could not be made.
+ */
+static int oprobe_arm(struct oprobe *p, PTP_CALLBACK_ENVIRON env, int timers,
+		      HANDLE set)
 {
 	FILETIME ft = { 0, 0 };
 
-	SetThreadpoolTimer(p->timer, &ft, 0, 0);
+	if (timers) {
+		p->timer = CreateThreadpoolTimer(otimer_cb, p, env);
+		if (p->timer)
+			SetThreadpoolTimer(p->timer, &ft, 0, 0);
+		return p->timer != NULL;
+	}
+	p->wait = CreateThreadpoolWait(owait_cb, p, env);
+	if (p->wait)
+		SetThreadpoolWait(p->wait, set, NULL);
+	return p->wait != NULL;
+}
+
+/* Stop, drain and close @p's timer or wait. */
+static void oprobe_end(struct oprobe *p)
+{
+	if (p->timer)
+		timer_stop_close(p->timer);
+	else
+		wait_stop_close(p->wait);
 }
 
 static void bg_timer_wait_false(void *t)
@@ -102,15 +125,7 @@ static void obj_priorities(struct __test_metadata *_metadata,
 		env[i] = self->env;
 		SetThreadpoolCallbackPriority(&env[i], (TP_CALLBACK_PRIORITY)(2 - i));
 		p[i].tag = 2 - i;
-		if (timers) {
-			p[i].timer = CreateThreadpoolTimer(otimer_cb, &p[i], &env[i]);
-			ASSERT_NE(NULL, p[i].timer);
-			otimer_fire(&p[i]);
-		} else {
-			p[i].wait = CreateThreadpoolWait(owait_cb, &p[i], &env[i]);
-			ASSERT_NE(NULL, p[i].wait);
-			SetThreadpoolWait(p[i].wait, set, NULL);
-		}
+		ASSERT_TRUE(oprobe_arm(&p[i], &env[i], timers, set));
 	}
 	/* all three queued (by the timer thread, or the event's watchers) */
 	sleep_ms(STILL_BLOCKED_MS);
@@ -118,10 +133,7 @@ static void obj_priorities(struct __test_metadata *_metadata,
 	gate_open(&g);
 	for (i = 0; i < 3; i++) {
 		EXPECT_TRUE(wait_count(&p[i].done, 1, RELEASED_MS));
-		if (timers)
-			timer_stop_close(p[i].timer);
-		else
-			wait_stop_close(p[i].wait);
+		oprobe_end(&p[i]);
 	}
 	EXPECT_EQ(TP_CALLBACK_PRIORITY_HIGH, atomic_load(&o_order[0]));
 	EXPECT_EQ(TP_CALLBACK_PRIORITY_NORMAL, atomic_load(&o_order[1]));
@@ -170,15 +182,7 @@ static void obj_instance(struct __test_metadata *_metadata,
 		env = self->env;
 		if (runs_long)
 			SetThreadpoolCallbackRunsLong(&env);
-		if (timers) {
-			p.timer = CreateThreadpoolTimer(otimer_cb, &p, &env);
-			ASSERT_NE(NULL, p.timer);
-			otimer_fire(&p);
-		} else {
-			p.wait = CreateThreadpoolWait(owait_cb, &p, &env);
-			ASSERT_NE(NULL, p.wait);
-			SetThreadpoolWait(p.wait, set, NULL);
-		}
+		ASSERT_TRUE(oprobe_arm(&p, &env, timers, set));
 		ASSERT_TRUE(wait_count(&p.calls, 1, RELEASED_MS));
 		EXPECT_EQ(runs_long ? 2 : 1, atomic_load(&p.may));
 		ASSERT_TRUE(bg_start(&b, timers ? bg_timer_wait_false :
@@ -196,10 +200,7 @@ static void obj_instance(struct __test_metadata *_metadata,
 		/* released by exactly 1 */
 		EXPECT_EQ(WAIT_TIMEOUT, WaitForSingleObject(p.sem, 0));
 		EXPECT_EQ(1, atomic_load(&p.done));
-		if (timers)
-			timer_stop_close(p.timer);
-		else
-			wait_stop_close(p.wait);
+		oprobe_end(&p);
 		CloseHandle(p.ev);
 		CloseHandle(p.sem);
 	}
