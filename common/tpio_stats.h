@@ -62,6 +62,10 @@ struct tpio_stats_file {
 	uint64_t conc_released;		/* sleepers the kernel released at blocks */
 	uint64_t conc_admits;		/* places the kernel's counts gave */
 	uint64_t conc_yields;		/* places given back above the value */
+	/* the stall detector (the library's count) */
+	uint64_t stall_grants;		/* places its tick rule gave */
+	uint64_t meter_grants;		/* places its CPU meter gave */
+	uint64_t meter_revokes;		/* places its CPU meter took back */
 };
 
 #endif /* TPIO_STATS_H */

@@ -412,3 +412,126 @@ TEST_F(conc, may_run_long_leaves_the_count_within_the_maximum)
 	CloseThreadpoolWork(lw);
 	conc_works_end(&w);
 }
+
+/* ---- the stall detector's CPU meter (the library's count) ---- */
+
+/* The meter reads the kernel's schedstat files: why not, or NULL. */
+static const char *meter_why_not(void)
+{
+	int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	char buf[64];
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n > 0 ? NULL : "no /proc/thread-self/schedstat: the meter is off";
+}
+
+static atomic_int meter_in;		/* callbacks begun, not returned */
+static atomic_int meter_spin_only;	/* the callbacks stop blocking */
+static atomic_int meter_stop;
+
+/*
+ * 100 us on a CPU then 400 us asleep (500 us on a CPU once
+ * meter_spin_only is set), and submits itself again: the work that waits
+ * never runs out, and no callback blocks for a tick of the detector.
+ */
+static VOID CALLBACK brief_cb(PTP_CALLBACK_INSTANCE inst, PVOID ctx,
+			      PTP_WORK w)
+{
+	int spin_only = atomic_load(&meter_spin_only);
+
+	(void)inst; (void)ctx;
+	atomic_fetch_add(&meter_in, 1);
+	conc_spin_us(spin_only ? 500 : 100);
+	if (!spin_only)
+		usleep(400);
+	atomic_fetch_sub(&meter_in, 1);
+	if (!atomic_load(&meter_stop))
+		SubmitThreadpoolWork(w);
+}
+
+/* The mean of meter_in over @ms, sampled every millisecond. */
+static double meter_mean_in(int ms)
+{
+	long sum = 0;
+	int i;
+
+	for (i = 0; i < ms; i++) {
+		sum += atomic_load(&meter_in);
+		sleep_ms(1);
+	}
+	return (double)sum / ms;
+}
+
+/*
+ * Value 1, the library's count (TPIO_KERNEL_CONC=0), at most 8 workers:
+ * 16 callbacks that use a fifth of a CPU each and block for less than the
+ * detector's 1 ms tick. The tick rule sees callbacks begin every tick and
+ * adds nobody; the meter sees the counted worker leave its CPU mostly
+ * unused and adds places, so more than one callback is in at a time.
+ */
+static void meter_start_brief(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(conc) *self, PTP_WORK *w)
+{
+	int i;
+
+	setenv("TPIO_KERNEL_CONC", "0", 1);
+	conc_start(_metadata, self, "1", "1000", 1, 8);
+	atomic_store(&meter_in, 0);
+	atomic_store(&meter_spin_only, 0);
+	atomic_store(&meter_stop, 0);
+	*w = CreateThreadpoolWork(brief_cb, NULL, &self->env);
+	ASSERT_NE(NULL, *w);
+	for (i = 0; i < 16; i++)
+		SubmitThreadpoolWork(*w);
+}
+
+static void meter_end(PTP_WORK w)
+{
+	atomic_store(&meter_stop, 1);
+	WaitForThreadpoolWorkCallbacks(w, FALSE);
+	CloseThreadpoolWork(w);
+}
+
+TEST_F(conc, meter_adds_places_for_callbacks_that_block_briefly)
+{
+	const char *why = meter_why_not();
+	double mean;
+	PTP_WORK w;
+
+	if (why)
+		SKIP(return, "%s", why);
+	meter_start_brief(_metadata, self, &w);
+	sleep_ms(300);
+	mean = meter_mean_in(200);
+	TH_LOG("%.2f callbacks in at a time with the value 1", mean);
+	EXPECT_LE(1.5, mean);
+	meter_end(w);
+}
+
+/*
+ * The same, then the callbacks stop blocking: the places the meter added
+ * keep more callbacks runnable than the value, and it takes them back
+ * (value 1: one callback in at a time again, but for a moment).
+ */
+TEST_F(conc, meter_takes_places_back_when_callbacks_stop_blocking)
+{
+	const char *why = meter_why_not();
+	double before, after;
+	PTP_WORK w;
+
+	if (why)
+		SKIP(return, "%s", why);
+	meter_start_brief(_metadata, self, &w);
+	sleep_ms(300);
+	before = meter_mean_in(100);
+	atomic_store(&meter_spin_only, 1);
+	sleep_ms(300);
+	after = meter_mean_in(200);
+	TH_LOG("%.2f callbacks in at a time while they block, %.2f after",
+	       before, after);
+	EXPECT_LE(1.5, before);
+	EXPECT_GE(1.3, after);
+	meter_end(w);
+}

@@ -68,6 +68,7 @@ static void config_read(void)
 	cfg.spin_us = env_u32("TPIO_SPIN_US", cfg.cpus > 1 ? 20 : 0, 0, 1000);
 	cfg.concurrency = env_u32("TPIO_CONCURRENCY", cfg.cpus, 1, 1023);
 	cfg.stall_us = env_u32("TPIO_STALL_US", 1000, 100, 1000000);
+	cfg.meter = env_u32("TPIO_CPU_METER", 1, 0, 1);
 	/*
 	 * The module's concurrency control: 0 nowhere, 1 (default) for
 	 * completion ports, 2 for ports and pools (Documentation/libtpio.rst,

@@ -48,6 +48,7 @@ struct tpio_config {
 	uint32_t spin_us;		/* TPIO_SPIN_US (0 with one CPU) */
 	uint32_t concurrency;		/* TPIO_CONCURRENCY, default: CPUs */
 	uint32_t stall_us;		/* TPIO_STALL_US: stall detector tick */
+	int meter;			/* TPIO_CPU_METER: the detector's meter */
 	uint32_t kernel_conc;		/* TPIO_KERNEL_CONC: 0, 1 ports, 2 pools */
 	uint32_t cpus;			/* CPUs in the affinity mask at start */
 	int socket_poll;		/* TPIO_SOCKET_RECV=poll */
@@ -130,7 +131,21 @@ struct tpio_worker {
 	_Atomic int in_cb;		/* inside a callback (kconc: conc_admitted) */
 	int long_detached;		/* CallbackMayRunLong left the counts */
 	int pending_waits;		/* kconc: sleep_idle's pending WAITs */
+	pid_t tid;			/* its thread id, once started */
+	_Atomic uint32_t act_seq;	/* changes of active (the meter) */
 };
+
+/*
+ * The worker changed between active and idle (the CPU meter's act_seq):
+ * only the worker itself writes it, so no read-modify-write is needed.
+ */
+static inline void tpio_act_seq_bump(struct tpio_worker *self)
+{
+	atomic_store_explicit(&self->act_seq,
+			      atomic_load_explicit(&self->act_seq,
+						   memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
 
 /* *@v - 1 unless it is 0: 1 when it took one. */
 static inline int tpio_take_one(_Atomic uint32_t *v)
@@ -210,6 +225,7 @@ struct _TP_POOL {
 	int first_prio;			/* the priority of the first object */
 	uint32_t mon_cb;		/* stall detector: callbacks seen */
 	int mon_armed;			/* ... since a look that counts */
+	struct tpio_meter *meter;	/* the detector's CPU meter, mon_mu */
 	/*
 	 * The kernel's concurrency control (kmod with TPIO_FEAT_CONC): the
 	 * port's value is the pool's, its workers are attached, and an idle
@@ -224,11 +240,15 @@ struct _TP_POOL {
 	_Atomic uint32_t spinning;	/* idle workers watching, not asleep */
 	_Atomic uint32_t woken;		/* wakes issued, not yet claimed */
 	_Atomic uint32_t grants;	/* the stall detector's extra admissions */
+	_Atomic uint32_t revokes;	/* ... and places it takes back */
 	_Atomic uint32_t cb_begun;	/* callbacks begun, ever */
 	_Atomic uint32_t posting;	/* threads inside tpio_complete */
 	_Atomic uint32_t longs;		/* CallbackMayRunLong callbacks (kconc) */
 	_Atomic uint64_t conc_admits;	/* places given by the kernel's counts */
 	_Atomic uint64_t conc_yields;	/* places given back above the value */
+	_Atomic uint64_t stall_grants;	/* the detector's grants: tick rule */
+	_Atomic uint64_t meter_grants;	/* ... the meter's */
+	_Atomic uint64_t meter_revokes;	/* places the meter took back */
 	_Atomic int leader;		/* an idle worker holds the engine */
 	_Atomic int leader_asleep;	/* ... and waits in io_uring_enter() */
 	_Atomic int watch;		/* the stall detector should look */
@@ -480,6 +500,21 @@ TPIO_HIDDEN int tpio_worker_take_place(struct _TP_POOL *pool,
 				       struct tpio_worker *self);
 TPIO_HIDDEN void tpio_stall_register(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_stall_unregister(struct _TP_POOL *pool);
+
+/* ---- the stall detector's CPU meter (cpu_meter.c) ---- */
+#define TPIO_METER_TICKS	8	/* the detector's ticks in a window */
+struct tpio_meter;
+struct tpio_meter_reading {
+	uint32_t threads;	/* workers active through the window */
+	uint32_t cpu;		/* their time on a CPU, 1/1000 CPU */
+	uint32_t wait;		/* their time waiting for one, 1/1000 CPU */
+};
+/* 1 and @r at a window's end; the detector's thread only (mon_mu) */
+TPIO_HIDDEN int tpio_meter_tick(struct _TP_POOL *pool,
+				struct tpio_meter_reading *r);
+/* the pool went quiet: the next tick opens a window */
+TPIO_HIDDEN void tpio_meter_reset(struct _TP_POOL *pool);
+TPIO_HIDDEN void tpio_meter_free(struct tpio_meter *m);
 /* TPIO_STATS: the pool's statistics file (stats.c) */
 TPIO_HIDDEN void tpio_stats_register(struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_stats_unregister(struct _TP_POOL *pool);

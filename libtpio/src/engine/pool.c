@@ -174,6 +174,7 @@ int tpio_worker_take_place(struct _TP_POOL *pool, struct tpio_worker *self)
 	while (r < pool->concurrency) {
 		if (atomic_compare_exchange_weak(&pool->running, &r, r + 1)) {
 			__atomic_store_n(&self->active, 1, __ATOMIC_RELAXED);
+			tpio_act_seq_bump(self);
 			return 1;
 		}
 	}

@@ -10,7 +10,11 @@
  * between two looks a tick apart gets its local queues emptied into the
  * shared scheduler, its engine reaped if nobody leads it, and one more worker
  * woken (or started, within the pool's maximum), whatever the concurrency
- * value says. So such work waits at most about two ticks. With the
+ * value says. So such work waits at most about two ticks. Callbacks
+ * that block for less than a tick at a time keep that rule quiet: the
+ * CPU meter (cpu_meter.c, meter_look) sees them in the workers' CPU and
+ * run-queue time, adds places for them, and takes back places that keep
+ * more callbacks runnable than the value. With the
  * kernel's counts (pool->kconc) it acts only where they leave room, and
  * grants nothing: the woken worker takes its place by those counts.
  *
@@ -44,6 +48,8 @@ void tpio_stall_unregister(struct _TP_POOL *pool)
 {
 	pthread_mutex_lock(&mon_mu);
 	tpio_list_del(&pool->mon_link);
+	tpio_meter_free(pool->meter);
+	pool->meter = NULL;
 	pthread_mutex_unlock(&mon_mu);
 }
 
@@ -115,6 +121,55 @@ static void reap_unled(struct _TP_POOL *pool)
 	}
 }
 
+/* One more worker may run, whatever the concurrency value says. */
+static void grant(struct _TP_POOL *pool)
+{
+	/* a place the meter took back and nobody gave yet stays */
+	atomic_store(&pool->revokes, 0);
+	atomic_fetch_add(&pool->grants, 1);
+	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
+	if (!tpio_pool_wake_one(pool))
+		tpio_spawn(pool);
+}
+
+/* The meter's margin: a quarter of a CPU, in its unit (1/1000 CPU). */
+#define METER_SLACK	250
+
+/*
+ * Work waits, and the meter's window ended (cpu_meter.c); V is the
+ * concurrency value, cpu and wait the workers' sums in CPUs. A place more
+ * while the value's worth of workers, active through the window, were
+ * runnable (cpu + wait) less than V and left more than a quarter of a CPU
+ * unused: their callbacks block, if for less than a tick at a time (the
+ * tick rule below sees only callbacks that block for a whole tick), and
+ * one more worker would find a CPU. A place back while the pool runs
+ * above the value and its workers were runnable more than V + 0.75: the
+ * places granted keep more callbacks runnable than the value's CPUs run
+ * (callbacks that blocked no longer do, or other threads took the CPUs).
+ * One change per window, so that each is measured before the next.
+ */
+static void meter_look(struct _TP_POOL *pool)
+{
+	struct tpio_meter_reading r;
+	uint32_t v = pool->concurrency;
+
+	if (!tpio_meter_tick(pool, &r))
+		return;
+	if (r.threads >= v && r.cpu + r.wait < v * 1000 &&
+	    r.cpu + METER_SLACK < v * 1000 && !atomic_load(&pool->grants)) {
+		atomic_fetch_add_explicit(&pool->meter_grants, 1,
+					  memory_order_relaxed);
+		grant(pool);
+	} else if (r.cpu + r.wait > v * 1000 + 3 * METER_SLACK &&
+		   atomic_load(&pool->running) > v) {
+		atomic_fetch_add_explicit(&pool->meter_revokes, 1,
+					  memory_order_relaxed);
+		/* a grant not yet taken goes first */
+		if (!tpio_take_one(&pool->grants))
+			atomic_store(&pool->revokes, 1);
+	}
+}
+
 /* One pool, one tick: 1 while it should stay watched. */
 static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 {
@@ -128,11 +183,14 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 	if (unled && starved)
 		reap_unled(pool);	/* ops to free: no need to wait */
 	if (!waiting) {
+		tpio_meter_reset(pool);
 		pool->mon_cb = cb;
 		pool->mon_armed = 1;
 		/* a completion may come while nobody waits for it */
 		return e && !atomic_load(&pool->leader) && tpio_engine_busy(e);
 	}
+	if (!pool->kconc)
+		meter_look(pool);
 	/*
 	 * The first look after the pool was quiet only counts what began:
 	 * "nothing began for a whole tick" needs a tick between two looks.
@@ -159,12 +217,15 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 	steal_local(pool);
 	if (unled)
 		reap_unled(pool);
-	/* one more worker may run, whatever the concurrency value says */
-	if (!pool->kconc)
-		atomic_fetch_add(&pool->grants, 1);
-	__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
-	if (!tpio_pool_wake_one(pool))
-		tpio_spawn(pool);
+	if (pool->kconc) {
+		__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
+		if (!tpio_pool_wake_one(pool))
+			tpio_spawn(pool);
+	} else {
+		atomic_fetch_add_explicit(&pool->stall_grants, 1,
+					  memory_order_relaxed);
+		grant(pool);
+	}
 	pool->mon_cb = cb;
 	return 1;
 }

@@ -106,6 +106,12 @@ static void sample(struct stats_rec *r)
 					     memory_order_relaxed));
 	ST(conc_yields, atomic_load_explicit(&pool->conc_yields,
 					     memory_order_relaxed));
+	ST(stall_grants, atomic_load_explicit(&pool->stall_grants,
+					      memory_order_relaxed));
+	ST(meter_grants, atomic_load_explicit(&pool->meter_grants,
+					      memory_order_relaxed));
+	ST(meter_revokes, atomic_load_explicit(&pool->meter_revokes,
+					       memory_order_relaxed));
 	__atomic_store_n(&f->seq, seq + 2, __ATOMIC_RELEASE);
 }
 

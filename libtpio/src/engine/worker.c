@@ -29,6 +29,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include "engine.h"
 
 
@@ -41,6 +43,7 @@ static void set_active(struct _TP_POOL *pool, struct tpio_worker *self,
 		return;
 	/* relaxed: conc_admitted reads other workers' */
 	__atomic_store_n(&self->active, active, __ATOMIC_RELAXED);
+	tpio_act_seq_bump(self);
 	if (active)
 		atomic_fetch_add(&pool->running, 1);
 	else
@@ -160,6 +163,23 @@ static int conc_over(struct _TP_POOL *pool, struct tpio_worker *self)
 		return 0;
 	set_active(pool, self, 0);
 	atomic_fetch_add_explicit(&pool->conc_yields, 1, memory_order_relaxed);
+	return 1;
+}
+
+/*
+ * After a callback, above the value: the stall detector's meter saw the
+ * pool's workers queue for the CPUs (stall_detector.c) and takes a place
+ * back: this worker goes idle rather than take more shared work. One
+ * load of a counter that is almost always 0.
+ */
+static int meter_yield(struct _TP_POOL *pool, struct tpio_worker *self)
+{
+	if (!self->active || !atomic_load_explicit(&pool->revokes,
+						   memory_order_relaxed) ||
+	    atomic_load(&pool->running) <= pool->concurrency ||
+	    !tpio_take_one(&pool->revokes))
+		return 0;
+	set_active(pool, self, 0);
 	return 1;
 }
 
@@ -458,11 +478,14 @@ void *tpio_worker_main(void *arg)
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	tpio_self = self;
+	__atomic_store_n(&self->tid, (pid_t)syscall(SYS_gettid),
+			 __ATOMIC_RELAXED);
 	if (pool->kconc)
 		tpio_conc_attach(pool, self);
 	for (;;) {
 		if (take_local(pool, self, &c) ||
-		    (!conc_over(pool, self) && take_shared(pool, self, &c))) {
+		    (!conc_over(pool, self) && !meter_yield(pool, self) &&
+		     take_shared(pool, self, &c))) {
 			set_active(pool, self, 1);
 			timed_out = 0;
 			self->pending_waits = 0;
