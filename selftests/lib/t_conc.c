@@ -7,7 +7,9 @@
  * value, and CallbackMayRunLong takes a callback out of the counts. The
  * tests that need the kernel skip elsewhere (the user backend has only
  * the stall detector, which the same tests keep out of the way with a 1 s
- * tick); a burst of blocking callbacks must complete on both backends.
+ * tick); a burst of blocking callbacks must complete on both backends,
+ * and the stall detector's CPU meter adds and takes back places on both
+ * (with the library's count), where the kernel has the figures it reads.
  *
  * Each test sets TPIO_CONCURRENCY (and TPIO_STALL_US) before its pool is
  * made: the settings are read once per process (a test's own).
