@@ -206,6 +206,36 @@ void tpio_io_unpark(struct _TP_IO *io, uint32_t inc, struct _TP_POOL *pool)
 	tpio_pool_wake(pool, n);
 }
 
+/*
+ * The local queues of @pool's workers (of @only, unless NULL) go to the
+ * shared scheduler, each in order, each entry followed by its object's
+ * parked entries: the stall detector's remedy for a stuck worker, and
+ * what a worker that gives its place back leaves to the others.
+ */
+uint32_t tpio_local_spill(struct _TP_POOL *pool, struct tpio_worker *only)
+{
+	struct { struct _TP_IO *io; uint32_t inc; } moved[64];
+	struct tpio_worker *w;
+	struct tpio_local l;
+	uint32_t n = 0, i;
+
+	pthread_mutex_lock(&pool->mu);
+	tpio_list_for_each(w, &pool->workers, link) {
+		if (only && w != only)
+			continue;
+		while (n < 64 && tpio_local_take(w, &l)) {
+			tpio_sched_add(pool, &l.cqe, 0);
+			moved[n].io = (struct _TP_IO *)(uintptr_t)l.cqe.cookie;
+			moved[n].inc = l.inc;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&pool->mu);
+	for (i = 0; i < n; i++)
+		tpio_io_unpark(moved[i].io, moved[i].inc, pool);
+	return n;
+}
+
 /* At the object's release: park entries left behind are all stale. */
 void tpio_io_parkq_drop(struct _TP_IO *io)
 {

@@ -22,7 +22,8 @@
  *
  * Only the service thread touches a pool's meter (mon_mu): it opens the
  * schedstat files of the threads it follows and keeps them open while
- * they stay active. A kernel without the figures (no CONFIG_SCHED_INFO)
+ * they stay active and work waits (at most METER_THREADS descriptors per
+ * pool; none once the pool is quiet). A kernel without the figures (no CONFIG_SCHED_INFO)
  * or a process without /proc leaves the meter off, as TPIO_CPU_METER=0
  * does: the detector then has its tick rule only.
  */
@@ -175,22 +176,31 @@ static void window_open(struct tpio_meter *m, const struct meter_seen *s,
 	m->ticks = 0;
 }
 
-void tpio_meter_free(struct tpio_meter *m)
+static void close_all(struct tpio_meter *m)
 {
 	uint32_t i;
 
-	if (!m)
-		return;
 	for (i = 0; i < m->n; i++)
 		if (m->th[i].fd >= 0)
 			close(m->th[i].fd);
+	m->n = 0;
+}
+
+void tpio_meter_free(struct tpio_meter *m)
+{
+	if (!m)
+		return;
+	close_all(m);
 	free(m);
 }
 
+/* A quiet pool holds no descriptor: they are the process's to use. */
 void tpio_meter_reset(struct _TP_POOL *pool)
 {
-	if (pool->meter)
-		pool->meter->t0 = 0;
+	if (!pool->meter)
+		return;
+	close_all(pool->meter);
+	pool->meter->t0 = 0;
 }
 
 int tpio_meter_tick(struct _TP_POOL *pool, struct tpio_meter_reading *r)

@@ -226,6 +226,8 @@ struct _TP_POOL {
 	uint32_t mon_cb;		/* stall detector: callbacks seen */
 	int mon_armed;			/* ... since a look that counts */
 	struct tpio_meter *meter;	/* the detector's CPU meter, mon_mu */
+	int mon_over;			/* its last window: too many runnable */
+	uint32_t mon_hold;		/* ticks before the tick rule may grant */
 	/*
 	 * The kernel's concurrency control (kmod with TPIO_FEAT_CONC): the
 	 * port's value is the pool's, its workers are attached, and an idle
@@ -547,6 +549,8 @@ TPIO_HIDDEN void tpio_pool_wake(struct _TP_POOL *pool, uint32_t entries);
 /* the stall detector should look at @pool soon */
 TPIO_HIDDEN void tpio_pool_watch(struct _TP_POOL *pool);
 /* unpark @io's later entries after its mailbox entry began or moved */
+TPIO_HIDDEN uint32_t tpio_local_spill(struct _TP_POOL *pool,
+				       struct tpio_worker *only);
 TPIO_HIDDEN void tpio_io_unpark(struct _TP_IO *io, uint32_t inc,
 				struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_io_parkq_drop(struct _TP_IO *io);

@@ -53,32 +53,6 @@ void tpio_stall_unregister(struct _TP_POOL *pool)
 	pthread_mutex_unlock(&mon_mu);
 }
 
-/*
- * The local queues of @pool's workers go to the shared scheduler, each in
- * order, each entry followed by its object's parked entries.
- */
-static uint32_t steal_local(struct _TP_POOL *pool)
-{
-	struct { struct _TP_IO *io; uint32_t inc; } moved[64];
-	struct tpio_worker *w;
-	struct tpio_local l;
-	uint32_t n = 0, i;
-
-	pthread_mutex_lock(&pool->mu);
-	tpio_list_for_each(w, &pool->workers, link) {
-		while (n < 64 && tpio_local_take(w, &l)) {
-			tpio_sched_add(pool, &l.cqe, 0);
-			moved[n].io = (struct _TP_IO *)(uintptr_t)l.cqe.cookie;
-			moved[n].inc = l.inc;
-			n++;
-		}
-	}
-	pthread_mutex_unlock(&pool->mu);
-	for (i = 0; i < n; i++)
-		tpio_io_unpark(moved[i].io, moved[i].inc, pool);
-	return n;
-}
-
 static int local_nonempty(struct _TP_POOL *pool)
 {
 	struct tpio_worker *w;
@@ -151,22 +125,27 @@ static void grant(struct _TP_POOL *pool)
 static void meter_look(struct _TP_POOL *pool)
 {
 	struct tpio_meter_reading r;
-	uint32_t v = pool->concurrency;
+	uint32_t v = pool->concurrency, running, back;
 
 	if (!tpio_meter_tick(pool, &r))
 		return;
+	running = atomic_load(&pool->running);
+	pool->mon_over = r.cpu + r.wait > v * 1000 + 3 * METER_SLACK;
 	if (r.threads >= v && r.cpu + r.wait < v * 1000 &&
 	    r.cpu + METER_SLACK < v * 1000 && !atomic_load(&pool->grants)) {
 		atomic_fetch_add_explicit(&pool->meter_grants, 1,
 					  memory_order_relaxed);
 		grant(pool);
-	} else if (r.cpu + r.wait > v * 1000 + 3 * METER_SLACK &&
-		   atomic_load(&pool->running) > v) {
-		atomic_fetch_add_explicit(&pool->meter_revokes, 1,
+	} else if (pool->mon_over && running > v) {
+		/* a place per CPU's worth runnable above the value */
+		back = (r.cpu + r.wait - v * 1000) / 1000;
+		back = back < 1 ? 1 : back > running - v ? running - v : back;
+		atomic_fetch_add_explicit(&pool->meter_revokes, back,
 					  memory_order_relaxed);
-		/* a grant not yet taken goes first */
-		if (!tpio_take_one(&pool->grants))
-			atomic_store(&pool->revokes, 1);
+		/* grants not yet taken go first */
+		while (back && tpio_take_one(&pool->grants))
+			back--;
+		atomic_store(&pool->revokes, back);
 	}
 }
 
@@ -184,11 +163,15 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 		reap_unled(pool);	/* ops to free: no need to wait */
 	if (!waiting) {
 		tpio_meter_reset(pool);
+		pool->mon_over = 0;
+		pool->mon_hold = 0;
 		pool->mon_cb = cb;
 		pool->mon_armed = 1;
 		/* a completion may come while nobody waits for it */
 		return e && !atomic_load(&pool->leader) && tpio_engine_busy(e);
 	}
+	if (pool->mon_hold)
+		pool->mon_hold--;
 	if (!pool->kconc)
 		meter_look(pool);
 	/*
@@ -214,17 +197,33 @@ static int check_pool(struct _TP_POOL *pool, uint32_t starved)
 		pool->mon_cb = cb;
 		return 1;
 	}
-	steal_local(pool);
+	tpio_local_spill(pool, NULL);
 	if (unled)
 		reap_unled(pool);
 	if (pool->kconc) {
 		__atomic_fetch_add(pool->port.r.wake_seq, 1, __ATOMIC_SEQ_CST);
 		if (!tpio_pool_wake_one(pool))
 			tpio_spawn(pool);
-	} else {
-		atomic_fetch_add_explicit(&pool->stall_grants, 1,
-					  memory_order_relaxed);
-		grant(pool);
+	} else if (!pool->mon_hold) {
+		/*
+		 * The meter is taking places back: one of those is dropped
+		 * instead (a place kept is a place given), else one more.
+		 */
+		if (!tpio_take_one(&pool->revokes)) {
+			atomic_fetch_add_explicit(&pool->stall_grants, 1,
+						  memory_order_relaxed);
+			grant(pool);
+		}
+		/*
+		 * The meter saw more callbacks runnable than the value: no
+		 * callback began because they wait for CPUs, not because
+		 * they block, and a worker more only adds to the queue. One
+		 * change per window then, not per tick, so that its
+		 * take-backs keep up; still one, for callbacks that spin
+		 * waiting for the work that waits.
+		 */
+		if (pool->mon_over)
+			pool->mon_hold = TPIO_METER_TICKS;
 	}
 	pool->mon_cb = cb;
 	return 1;

@@ -168,9 +168,12 @@ static int conc_over(struct _TP_POOL *pool, struct tpio_worker *self)
 
 /*
  * After a callback, above the value: the stall detector's meter saw the
- * pool's workers queue for the CPUs (stall_detector.c) and takes a place
- * back: this worker goes idle rather than take more shared work. One
- * load of a counter that is almost always 0.
+ * pool keep more callbacks runnable than the value (stall_detector.c)
+ * and takes a place back: this worker goes idle rather than take more
+ * work, and what its mailbox holds goes to the shared scheduler, where
+ * the workers that keep their places take it (a callback that submits
+ * its own next work would otherwise keep its place for good). One load
+ * of a counter that is almost always 0.
  */
 static int meter_yield(struct _TP_POOL *pool, struct tpio_worker *self)
 {
@@ -180,6 +183,7 @@ static int meter_yield(struct _TP_POOL *pool, struct tpio_worker *self)
 	    !tpio_take_one(&pool->revokes))
 		return 0;
 	set_active(pool, self, 0);
+	tpio_local_spill(pool, self);
 	return 1;
 }
 
@@ -483,9 +487,8 @@ void *tpio_worker_main(void *arg)
 	if (pool->kconc)
 		tpio_conc_attach(pool, self);
 	for (;;) {
-		if (take_local(pool, self, &c) ||
-		    (!conc_over(pool, self) && !meter_yield(pool, self) &&
-		     take_shared(pool, self, &c))) {
+		if ((!meter_yield(pool, self) && take_local(pool, self, &c)) ||
+		    (!conc_over(pool, self) && take_shared(pool, self, &c))) {
 			set_active(pool, self, 1);
 			timed_out = 0;
 			self->pending_waits = 0;
