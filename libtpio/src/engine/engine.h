@@ -548,9 +548,10 @@ TPIO_HIDDEN void tpio_conc_long_end(struct _TP_POOL *pool,
 TPIO_HIDDEN void tpio_pool_wake(struct _TP_POOL *pool, uint32_t entries);
 /* the stall detector should look at @pool soon */
 TPIO_HIDDEN void tpio_pool_watch(struct _TP_POOL *pool);
-/* unpark @io's later entries after its mailbox entry began or moved */
+/* the workers' mailboxes (@only's, unless NULL) to the shared scheduler */
 TPIO_HIDDEN uint32_t tpio_local_spill(struct _TP_POOL *pool,
 				       struct tpio_worker *only);
+/* unpark @io's later entries after its mailbox entry began or moved */
 TPIO_HIDDEN void tpio_io_unpark(struct _TP_IO *io, uint32_t inc,
 				struct _TP_POOL *pool);
 TPIO_HIDDEN void tpio_io_parkq_drop(struct _TP_IO *io);
