@@ -20,10 +20,10 @@
  * value's CPUs, and takes one back while the pool, above the value, keeps
  * more runnable than that.
  *
- * Only the service thread touches a pool's meter (mon_mu): it opens the
- * schedstat files of the threads it follows and keeps them open while
- * they stay active and work waits (at most METER_THREADS descriptors per
- * pool; none once the pool is quiet). A kernel without the figures (no CONFIG_SCHED_INFO)
+ * Only the service thread touches a pool's meter (mon_mu). Each reading
+ * opens, reads and closes the thread's file: the meter holds no
+ * descriptor between readings, so that none of the process's appears or
+ * is taken behind its back. A kernel without the figures (no CONFIG_SCHED_INFO)
  * or a process without /proc leaves the meter off, as TPIO_CPU_METER=0
  * does: the detector then has its tick rule only.
  */
@@ -39,7 +39,6 @@
 
 struct meter_thread {
 	pid_t tid;
-	int fd;				/* its schedstat, open */
 	uint32_t act_seq;		/* the worker's at the window's start */
 	__u64 run, wait;		/* its figures at the window's start */
 	int live;			/* active at the window's start */
@@ -76,14 +75,21 @@ static int read_stat(int fd, __u64 *run, __u64 *wait)
 	return 0;
 }
 
-static int open_stat(pid_t tid)
+/* The figures of thread @tid of this process: 0, or -1. */
+static int read_tid(pid_t tid, __u64 *run, __u64 *wait)
 {
 	char path[64];
+	int fd, ret;
 
 	if (tid <= 0)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
-	return open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ret = read_stat(fd, run, wait);
+	close(fd);
+	return ret;
 }
 
 /*
@@ -140,9 +146,9 @@ static uint32_t collect(struct _TP_POOL *pool, struct meter_seen *s)
 }
 
 /*
- * Open the next window with the workers of @s: keep the files of those
- * still followed, close the others'. A thread read at the end of the last
- * window (fresh) starts from those figures; the others are read now.
+ * Open the next window with the workers of @s. A thread read at the end
+ * of the last window (fresh) starts from those figures; the others are
+ * read now.
  */
 static void window_open(struct tpio_meter *m, const struct meter_seen *s,
 			uint32_t ns)
@@ -156,51 +162,31 @@ static void window_open(struct tpio_meter *m, const struct meter_seen *s,
 
 		if (t) {
 			*nt = *t;
-			t->fd = -1;	/* moved to keep[] */
 		} else {
 			memset(nt, 0, sizeof(*nt));
 			nt->tid = s[i].tid;
-			nt->fd = open_stat(nt->tid);
 		}
-		nt->live = nt->fd >= 0 &&
-			   (nt->fresh || !read_stat(nt->fd, &nt->run, &nt->wait));
+		nt->live = nt->fresh || !read_tid(nt->tid, &nt->run, &nt->wait);
 		nt->fresh = 0;
 		nt->act_seq = s[i].act_seq;
 	}
-	for (i = 0; i < m->n; i++)
-		if (m->th[i].fd >= 0)
-			close(m->th[i].fd);
 	memcpy(m->th, keep, ns * sizeof(keep[0]));
 	m->n = ns;
 	m->t0 = tpio_now_ns();
 	m->ticks = 0;
 }
 
-static void close_all(struct tpio_meter *m)
-{
-	uint32_t i;
-
-	for (i = 0; i < m->n; i++)
-		if (m->th[i].fd >= 0)
-			close(m->th[i].fd);
-	m->n = 0;
-}
-
 void tpio_meter_free(struct tpio_meter *m)
 {
-	if (!m)
-		return;
-	close_all(m);
 	free(m);
 }
 
-/* A quiet pool holds no descriptor: they are the process's to use. */
 void tpio_meter_reset(struct _TP_POOL *pool)
 {
-	if (!pool->meter)
-		return;
-	close_all(pool->meter);
-	pool->meter->t0 = 0;
+	if (pool->meter) {
+		pool->meter->n = 0;
+		pool->meter->t0 = 0;
+	}
 }
 
 int tpio_meter_tick(struct _TP_POOL *pool, struct tpio_meter_reading *r)
@@ -232,7 +218,7 @@ int tpio_meter_tick(struct _TP_POOL *pool, struct tpio_meter_reading *r)
 		__u64 r1, w1;
 
 		if (!t || !t->live || t->act_seq != s[i].act_seq ||
-		    read_stat(t->fd, &r1, &w1)) {
+		    read_tid(t->tid, &r1, &w1)) {
 			if (t)
 				t->live = 0;
 			continue;
