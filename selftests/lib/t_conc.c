@@ -16,9 +16,12 @@
  * The tests count, themselves, the callbacks that run and are not blocked
  * (conc_run): that count is what the value bounds.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include "../../uapi/linux/tpio.h"
+#include "../../common/tpio_stats.h"
 
 FIXTURE(conc) {
 	PTP_POOL pool;
@@ -479,6 +482,9 @@ static void meter_start_brief(struct __test_metadata *_metadata,
 	int i;
 
 	setenv("TPIO_KERNEL_CONC", "0", 1);
+	/* the statistics file shows the meter's counts (meter_counts) */
+	setenv("TPIO_STATS", "1", 1);
+	setenv("TPIO_STATS_MS", "10", 1);
 	conc_start(_metadata, self, "1", "1000", 1, 8);
 	atomic_store(&meter_in, 0);
 	atomic_store(&meter_spin_only, 0);
@@ -487,6 +493,63 @@ static void meter_start_brief(struct __test_metadata *_metadata,
 	ASSERT_NE(NULL, *w);
 	for (i = 0; i < 16; i++)
 		SubmitThreadpoolWork(*w);
+}
+
+/*
+ * The meter's counts in this process's statistics files (TPIO_STATS=1):
+ * the most any of its pools shows (only the test's pool has any). 0, or
+ * -1 when no file of this process was found.
+ */
+static int meter_counts(uint64_t *grants, uint64_t *revokes)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int found = -1;
+
+	*grants = 0;
+	*revokes = 0;
+	while (d && (e = readdir(d))) {
+		const struct tpio_stats_file *f;
+		char path[300], link[300];
+		uint64_t g, r;
+		uint32_t seq;
+		ssize_t n;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (!strstr(link, "/memfd:" TPIO_STATS_NAME))
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		f = mmap(NULL, sizeof(*f), PROT_READ, MAP_SHARED, fd, 0);
+		close(fd);
+		if (f == MAP_FAILED)
+			continue;
+		if (f->magic == TPIO_STATS_MAGIC && f->size >= sizeof(*f) &&
+		    f->pid == getpid()) {
+			do {
+				seq = __atomic_load_n(&f->seq, __ATOMIC_ACQUIRE);
+				/* acquire: the seq check below stays after */
+				g = __atomic_load_n(&f->meter_grants,
+						    __ATOMIC_ACQUIRE);
+				r = __atomic_load_n(&f->meter_revokes,
+						    __ATOMIC_ACQUIRE);
+			} while ((seq & 1) ||
+				 __atomic_load_n(&f->seq, __ATOMIC_RELAXED) != seq);
+			*grants = g > *grants ? g : *grants;
+			*revokes = r > *revokes ? r : *revokes;
+			found = 0;
+		}
+		munmap((void *)f, sizeof(*f));
+	}
+	if (d)
+		closedir(d);
+	return found;
 }
 
 static void meter_end(PTP_WORK w)
@@ -499,6 +562,7 @@ static void meter_end(PTP_WORK w)
 TEST_F(conc, meter_adds_places_for_callbacks_that_block_briefly)
 {
 	const char *why = meter_why_not();
+	uint64_t grants, revokes;
 	double mean;
 	PTP_WORK w;
 
@@ -509,6 +573,12 @@ TEST_F(conc, meter_adds_places_for_callbacks_that_block_briefly)
 	mean = meter_mean_in(200);
 	TH_LOG("%.2f callbacks in at a time with the value 1", mean);
 	EXPECT_LE(1.5, mean);
+	/* the places are the meter's, and its statistics count them */
+	sleep_ms(50);
+	ASSERT_EQ(0, meter_counts(&grants, &revokes));
+	TH_LOG("meter_grants %llu, meter_revokes %llu",
+	       (unsigned long long)grants, (unsigned long long)revokes);
+	EXPECT_LE(1, grants);
 	meter_end(w);
 }
 
@@ -520,6 +590,7 @@ TEST_F(conc, meter_adds_places_for_callbacks_that_block_briefly)
 TEST_F(conc, meter_takes_places_back_when_callbacks_stop_blocking)
 {
 	const char *why = meter_why_not();
+	uint64_t grants, revokes;
 	double before, after;
 	PTP_WORK w;
 
@@ -535,5 +606,10 @@ TEST_F(conc, meter_takes_places_back_when_callbacks_stop_blocking)
 	       before, after);
 	EXPECT_LE(2.0, before);
 	EXPECT_GE(2.0, after);
+	sleep_ms(50);
+	ASSERT_EQ(0, meter_counts(&grants, &revokes));
+	TH_LOG("meter_grants %llu, meter_revokes %llu",
+	       (unsigned long long)grants, (unsigned long long)revokes);
+	EXPECT_LE(1, revokes);
 	meter_end(w);
 }

@@ -7,7 +7,8 @@
 # user: the library's statistics file (TPIO_STATS=1) shows the pool with
 # completions and callbacks, rates move, nothing is left at exit. kmod: the
 # same, and the port's fdinfo row (object, POST total) is there too, and
-# both rows show the kernel's concurrency value and counts (CONC).
+# both rows show the kernel's concurrency value and counts (CONC). On both,
+# the pool's row shows the stall detector's counts (STALL), the port's not.
 stat=$1 load=$2 backend=$3
 n=0
 fail=0
@@ -19,7 +20,7 @@ show() {
 	sed 's/^/# /' "$1"
 }
 
-if [ "$backend" = kmod ]; then echo "1..7"; else echo "1..6"; fi
+if [ "$backend" = kmod ]; then echo "1..8"; else echo "1..7"; fi
 dir=$(mktemp -d /tmp/tpiostat.XXXXXX) || exit 1
 # TPIO_KERNEL_CONC=2: the pool uses the module's control (kmod)
 TPIO_STATS=1 TPIO_STATS_MS=20 TPIO_KERNEL_CONC=2 TPIO_BACKEND=$backend \
@@ -57,6 +58,11 @@ else
 		END { exit !f }' "$dir/once"
 	ok $? "the pool shows no kernel concurrency counts on the user backend"
 fi
+# the stall detector's places: tick rule/meter/taken back (column 18)
+awk -v p="$pid" '$1 == p && $3 == "stats" && $18 ~ /^[0-9]+\/[0-9]+\/[0-9]+$/ { s = 1 }
+	$1 == p && $3 == "fdinfo" && $18 != "-" { k = 1 }
+	END { exit !(s && !k) }' "$dir/once"
+ok $? "the pool shows the stall detector's counts, a module port none"
 
 # two reports half a second apart: the second has rates
 "$stat" -p "$pid" 0.5 2 >"$dir/rates" 2>&1

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,9 @@ struct row {
 	uint64_t pending, queued, running, waiters, fill, overflow, threads;
 	/* the kernel's concurrency control: value 0 when the port has none */
 	uint64_t conc_value, conc_active, conc_blocked, conc_released;
+	/* the stall detector's places (stats files that carry them) */
+	int has_stall;
+	uint64_t stall_grants, meter_grants, meter_revokes;
 };
 
 static struct row prev[MAX_ROWS], cur[MAX_ROWS];
@@ -204,6 +208,12 @@ static void scan_proc(void)
 	closedir(proc);
 }
 
+/*
+ * The file grows only at its end (its size field says how far); the
+ * detector's counters came last, so a file without them is still read.
+ */
+#define STATS_MIN_SIZE	offsetof(struct tpio_stats_file, stall_grants)
+
 #define LD(field)	__atomic_load_n(&f->field, __ATOMIC_RELAXED)
 
 /* Copies the sample of @f under its sequence lock: 0, or -1 if it moves. */
@@ -234,6 +244,11 @@ static int stats_copy(const struct tpio_stats_file *f, struct row *r)
 		r->conc_active = LD(conc_active);
 		r->conc_blocked = LD(conc_blocked);
 		r->conc_released = LD(conc_released);
+		if (r->has_stall) {
+			r->stall_grants = LD(stall_grants);
+			r->meter_grants = LD(meter_grants);
+			r->meter_revokes = LD(meter_revokes);
+		}
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&f->seq, __ATOMIC_RELAXED) == s1)
 			return 0;
@@ -265,13 +280,14 @@ static void scan_stats_fd(int pid, const char *fd, unsigned int n)
 		return;
 	/* a child after fork() may still hold its parent's: not its own */
 	if (__atomic_load_n(&f->magic, __ATOMIC_ACQUIRE) != TPIO_STATS_MAGIC ||
-	    f->version != TPIO_STATS_VERSION || f->size < sizeof(*f) ||
+	    f->version != TPIO_STATS_VERSION || f->size < STATS_MIN_SIZE ||
 	    f->pid != pid || f->pool != n ||
 	    __atomic_load_n(&f->closed, __ATOMIC_ACQUIRE))
 		goto out;
 	r = add_row();
 	if (!r)
 		goto out;
+	r->has_stall = f->size >= sizeof(*f);
 	if (stats_copy(f, r)) {
 		ncur--;
 		goto out;
@@ -327,7 +343,7 @@ static void counter(char *out, size_t len, uint64_t now, const struct row *p,
 
 static void report(double secs, int first)
 {
-	char posts[32], deqs[32], cbs[32], thr[24], conc[96];
+	char posts[32], deqs[32], cbs[32], thr[24], conc[96], stall[72];
 	time_t t = time(NULL);
 	struct tm tm;
 	int i;
@@ -337,11 +353,11 @@ static void report(double secs, int first)
 	printf("%02d:%02d:%02d  %d port%s, %s\n", tm.tm_hour, tm.tm_min,
 	       tm.tm_sec, ncur, ncur == 1 ? "" : "s",
 	       first ? "totals since setup" : "per second");
-	printf("%7s %-15s %-6s %-8s %-4s %6s %10s %10s %10s %6s %6s %5s %5s %5s %5s %4s %s\n",
+	printf("%7s %-15s %-6s %-8s %-4s %6s %10s %10s %10s %6s %6s %5s %5s %5s %5s %4s %-12s %s\n",
 	       "PID", "COMMAND", "SOURCE", "PORT", "BACK", "OBJS",
 	       first ? "POSTS" : "POST/s", first ? "DEQS" : "DEQ/s",
 	       first ? "CBS" : "CB/s", "PEND", "QUEUED", "RUN", "WAIT",
-	       "FILL", "OVF", "THR", "CONC");
+	       "FILL", "OVF", "THR", "CONC", "STALL");
 	for (i = 0; i < ncur; i++) {
 		const struct row *r = &cur[i];
 		const struct row *p = first ? NULL : find_prev(r->key);
@@ -371,7 +387,15 @@ static void report(double secs, int first)
 				 (unsigned long long)r->conc_released);
 		else
 			snprintf(conc, sizeof(conc), "-");
-		printf("%7d %-15.15s %-6s %-8s %-4.4s %6llu %10s %10s %10s %6llu %6llu %5llu %5llu %5llu %5llu %4s %s\n",
+		/* tick rule's grants/meter's grants/meter's take-backs */
+		if (r->has_stall)
+			snprintf(stall, sizeof(stall), "%llu/%llu/%llu",
+				 (unsigned long long)r->stall_grants,
+				 (unsigned long long)r->meter_grants,
+				 (unsigned long long)r->meter_revokes);
+		else
+			snprintf(stall, sizeof(stall), "-");
+		printf("%7d %-15.15s %-6s %-8s %-4.4s %6llu %10s %10s %10s %6llu %6llu %5llu %5llu %5llu %5llu %4s %-12s %s\n",
 		       r->pid, r->comm, r->src, r->port, r->backend,
 		       (unsigned long long)r->objects, posts, deqs, cbs,
 		       (unsigned long long)r->pending,
@@ -379,7 +403,7 @@ static void report(double secs, int first)
 		       (unsigned long long)r->running,
 		       (unsigned long long)r->waiters,
 		       (unsigned long long)r->fill,
-		       (unsigned long long)r->overflow, thr, conc);
+		       (unsigned long long)r->overflow, thr, conc, stall);
 	}
 	printf("\n");
 	fflush(stdout);
