@@ -552,6 +552,19 @@ static int meter_counts(uint64_t *grants, uint64_t *revokes)
 	return found;
 }
 
+/* meter_counts once the statistics thread has sampled (10 ms), logged */
+static int meter_counts_logged(struct __test_metadata *_metadata,
+			       uint64_t *grants, uint64_t *revokes)
+{
+	int ret;
+
+	sleep_ms(50);
+	ret = meter_counts(grants, revokes);
+	TH_LOG("meter_grants %llu, meter_revokes %llu",
+	       (unsigned long long)*grants, (unsigned long long)*revokes);
+	return ret;
+}
+
 static void meter_end(PTP_WORK w)
 {
 	atomic_store(&meter_stop, 1);
@@ -574,10 +587,7 @@ TEST_F(conc, meter_adds_places_for_callbacks_that_block_briefly)
 	TH_LOG("%.2f callbacks in at a time with the value 1", mean);
 	EXPECT_LE(1.5, mean);
 	/* the places are the meter's, and its statistics count them */
-	sleep_ms(50);
-	ASSERT_EQ(0, meter_counts(&grants, &revokes));
-	TH_LOG("meter_grants %llu, meter_revokes %llu",
-	       (unsigned long long)grants, (unsigned long long)revokes);
+	ASSERT_EQ(0, meter_counts_logged(_metadata, &grants, &revokes));
 	EXPECT_LE(1, grants);
 	meter_end(w);
 }
@@ -606,10 +616,7 @@ TEST_F(conc, meter_takes_places_back_when_callbacks_stop_blocking)
 	       before, after);
 	EXPECT_LE(2.0, before);
 	EXPECT_GE(2.0, after);
-	sleep_ms(50);
-	ASSERT_EQ(0, meter_counts(&grants, &revokes));
-	TH_LOG("meter_grants %llu, meter_revokes %llu",
-	       (unsigned long long)grants, (unsigned long long)revokes);
+	ASSERT_EQ(0, meter_counts_logged(_metadata, &grants, &revokes));
 	EXPECT_LE(1, revokes);
 	meter_end(w);
 }
