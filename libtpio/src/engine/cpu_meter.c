@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "engine.h"
 
@@ -58,13 +59,25 @@ struct meter_seen {
 	uint32_t act_seq;
 };
 
-/* Run time and run-queue wait (ns) from an open schedstat: 0, or -1. */
-static int read_stat(int fd, __u64 *run, __u64 *wait)
+/*
+ * Run time and run-queue wait (ns) of thread @tid of this process, from
+ * its schedstat (open, read, close): 0, or -1.
+ */
+static int read_tid(pid_t tid, __u64 *run, __u64 *wait)
 {
-	char buf[96];
 	unsigned long long r, w;
-	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char path[64], buf[96];
+	ssize_t n;
+	int fd;
 
+	if (tid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = 0;
@@ -75,41 +88,21 @@ static int read_stat(int fd, __u64 *run, __u64 *wait)
 	return 0;
 }
 
-/* The figures of thread @tid of this process: 0, or -1. */
-static int read_tid(pid_t tid, __u64 *run, __u64 *wait)
-{
-	char path[64];
-	int fd, ret;
-
-	if (tid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ret = read_stat(fd, run, wait);
-	close(fd);
-	return ret;
-}
-
 /*
- * The kernel has the figures (the file of the calling thread opens and
- * reads; its run time may still be 0: a running thread's is brought up to
- * date when it is switched out). Asked once per process.
+ * The meter is on, and the kernel has the figures (the calling thread's
+ * file opens and reads; its run time may still be 0: a running thread's
+ * is brought up to date when it is switched out). Asked once per process.
  */
 static int meter_usable(void)
 {
 	static int usable = -1;
 	int v = __atomic_load_n(&usable, __ATOMIC_RELAXED);
 	__u64 run, wait;
-	int fd;
 
 	if (v >= 0)
 		return v;
-	fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
-	v = fd >= 0 && !read_stat(fd, &run, &wait) && tpio_config()->meter;
-	if (fd >= 0)
-		close(fd);
+	v = tpio_config()->meter &&
+	    !read_tid((pid_t)syscall(SYS_gettid), &run, &wait);
 	__atomic_store_n(&usable, v, __ATOMIC_RELAXED);
 	return v;
 }
